@@ -1,0 +1,204 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Store puts, reads and stats blobs on a Backend, hashing what goes in and
+// verifying what comes out. With an Index attached it also records which
+// transactions a blob belongs to, always after the blob is stored, so the
+// index never points at a blob that is not there. A Store is safe for
+// concurrent use.
+type Store struct {
+	backend Backend
+	index   Index
+	tempDir string
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithIndex attaches a transaction index: Put consults it before any
+// network round trip and Attach records rows in it.
+func WithIndex(ix Index) Option { return func(s *Store) { s.index = ix } }
+
+// WithTempDir sets where streamed input is spooled while it is hashed
+// (default os.TempDir()).
+func WithTempDir(dir string) Option { return func(s *Store) { s.tempDir = dir } }
+
+// New returns a Store over b.
+func New(b Backend, opts ...Option) *Store {
+	s := &Store{backend: b}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Backend returns the store's backend, for optional abilities found by type
+// assertion (direct links, say).
+func (s *Store) Backend() Backend { return s.backend }
+
+// Index returns the attached index, or nil.
+func (s *Store) Index() Index { return s.index }
+
+// PutResult says what a put did.
+type PutResult struct {
+	Digest Digest `json:"digest"`
+	Size   int64  `json:"size"`
+	// New is true when this put stored the blob; false when it was already
+	// there and nothing was uploaded.
+	New bool `json:"new"`
+}
+
+// PutFile stores the content of the file at path.
+func (s *Store) PutFile(ctx context.Context, path string, opts PutOptions) (PutResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return PutResult{}, fmt.Errorf("put: %w", err)
+	}
+	defer f.Close()
+	return s.Put(ctx, f, opts)
+}
+
+// Put stores everything r yields. A regular *os.File is hashed in place and
+// uploaded from the file; any other reader is spooled to a temporary file
+// while it is hashed, so memory stays flat whatever the size. Putting bytes
+// that are already stored uploads nothing and returns New false.
+func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (PutResult, error) {
+	src, cleanup, err := s.hash(ctx, r)
+	if err != nil {
+		return PutResult{}, fmt.Errorf("put: %w", err)
+	}
+	defer cleanup()
+	return s.PutSource(ctx, src, opts)
+}
+
+// PutSource stores an already hashed source. The index, when attached, is
+// asked first: a blob it knows is not uploaded again.
+func (s *Store) PutSource(ctx context.Context, src Source, opts PutOptions) (PutResult, error) {
+	res := PutResult{Digest: src.Digest, Size: src.Size}
+	if s.index != nil {
+		if size, ok, err := s.index.LookupBlob(ctx, src.Digest); err == nil && ok && size == src.Size {
+			return res, nil
+		}
+	}
+	stored, err := s.backend.Put(ctx, src, opts)
+	if err != nil {
+		return PutResult{}, fmt.Errorf("put %s: %w", src.Digest.Short(), err)
+	}
+	res.New = stored
+	return res, nil
+}
+
+// Hash computes the digest of r (and the part digests the backend wants)
+// and returns a Source ready for PutSource. cleanup releases the spool file,
+// if one was made; call it when done with the Source.
+func (s *Store) Hash(ctx context.Context, r io.Reader) (src Source, cleanup func(), err error) {
+	return s.hash(ctx, r)
+}
+
+func (s *Store) partSize(size int64) int64 {
+	if p, ok := s.backend.(Parter); ok {
+		return p.PartSize(size)
+	}
+	return 0
+}
+
+func (s *Store) hash(ctx context.Context, r io.Reader) (Source, func(), error) {
+	noop := func() {}
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			pos, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return Source{}, noop, err
+			}
+			size := fi.Size() - pos
+			part := s.partSize(size)
+			res, err := hashStream(ctx, io.NewSectionReader(f, pos, size), part, nil)
+			if err != nil {
+				return Source{}, noop, err
+			}
+			if res.size != size {
+				return Source{}, noop, fmt.Errorf("%s changed while it was read (%d bytes, then %d): %w", f.Name(), size, res.size, ErrCorrupt)
+			}
+			return Source{R: io.NewSectionReader(f, pos, size), Size: size, Digest: res.digest, PartSize: part, Parts: res.parts}, noop, nil
+		}
+	}
+	return s.spool(ctx, r)
+}
+
+// spool copies r into a temporary file while hashing it. The part digests
+// need the final size to pick a part size, so a spooled blob is hashed in
+// parts by a second pass only when the backend uploads it in parts.
+func (s *Store) spool(ctx context.Context, r io.Reader) (Source, func(), error) {
+	f, err := os.CreateTemp(s.tempDir, "casstore-spool-*")
+	if err != nil {
+		return Source{}, func() {}, fmt.Errorf("spool: %w", err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	res, err := hashStream(ctx, r, 0, f)
+	if err != nil {
+		cleanup()
+		return Source{}, func() {}, err
+	}
+	src := Source{R: f, Size: res.size, Digest: res.digest}
+	if part := s.partSize(res.size); part > 0 {
+		// The spool file is ours alone, so it cannot change under us; the
+		// part pass reads it back from the page cache.
+		pres, err := hashStream(ctx, io.NewSectionReader(f, 0, res.size), part, nil)
+		if err != nil {
+			cleanup()
+			return Source{}, func() {}, err
+		}
+		if pres.digest != res.digest {
+			cleanup()
+			return Source{}, func() {}, fmt.Errorf("spool file changed: %w", ErrCorrupt)
+		}
+		src.PartSize, src.Parts = part, pres.parts
+	}
+	return src, cleanup, nil
+}
+
+// Open returns a verifying reader over the blob: see Reader.
+func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
+	rc, info, err := s.backend.Open(ctx, d, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", d.Short(), err)
+	}
+	return NewReader(rc, d, info.Size), nil
+}
+
+// Stat returns the blob's metadata; ErrNotFound if it is not stored.
+func (s *Store) Stat(ctx context.Context, d Digest) (Info, error) {
+	info, err := s.backend.Stat(ctx, d)
+	if err != nil {
+		return Info{}, fmt.Errorf("stat %s: %w", d.Short(), err)
+	}
+	return info, nil
+}
+
+// WriteTo copies the verified blob to w and returns the bytes written. On
+// ErrCorrupt, w has received an incomplete copy and must be discarded.
+func (s *Store) WriteTo(ctx context.Context, d Digest, w io.Writer) (int64, error) {
+	r, err := s.Open(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	buf := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(buf)
+	n, err := io.CopyBuffer(writerOnly{w}, r, *buf)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("get %s: %w", d.Short(), err)
+	}
+	return n, err
+}
+
+// writerOnly hides a destination's ReadFrom so io.CopyBuffer uses our
+// larger buffer.
+type writerOnly struct{ io.Writer }
