@@ -68,6 +68,10 @@ type PutOptions struct {
 	// ContentType is stored as the object's Content-Type on first store,
 	// as Request Tracker does. Empty means application/octet-stream.
 	ContentType string
+	// Progress, when set, is called with the number of bytes each step
+	// has read: the hashing pass and, when something is uploaded, the
+	// upload. It must be cheap and safe for concurrent use.
+	Progress func(n int64)
 }
 
 // Info describes a stored blob.

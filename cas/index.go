@@ -58,14 +58,18 @@ type Index interface {
 // (a.Digest and a.Size are filled in from the content). The blob is stored
 // first: a failure between the two leaves an orphan blob, never a row that
 // points at nothing.
-func (s *Store) Attach(ctx context.Context, r io.Reader, a Attachment) (Attachment, PutResult, error) {
+// opts.ContentType defaults to a.ContentType.
+func (s *Store) Attach(ctx context.Context, r io.Reader, a Attachment, opts PutOptions) (Attachment, PutResult, error) {
 	if s.index == nil {
 		return Attachment{}, PutResult{}, errors.New("attach: no index configured")
 	}
 	if a.Txn == "" {
 		return Attachment{}, PutResult{}, fmt.Errorf("attach: %w", ErrEmptyTxn)
 	}
-	res, err := s.Put(ctx, r, PutOptions{ContentType: a.ContentType})
+	if opts.ContentType == "" {
+		opts.ContentType = a.ContentType
+	}
+	res, err := s.Put(ctx, r, opts)
 	if err != nil {
 		return Attachment{}, PutResult{}, err
 	}

@@ -70,7 +70,7 @@ func (s *Store) PutFile(ctx context.Context, path string, opts PutOptions) (PutR
 // while it is hashed, so memory stays flat whatever the size. Putting bytes
 // that are already stored uploads nothing and returns New false.
 func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (PutResult, error) {
-	src, cleanup, err := s.hash(ctx, r)
+	src, cleanup, err := s.hash(ctx, r, opts.Progress)
 	if err != nil {
 		return PutResult{}, fmt.Errorf("put: %w", err)
 	}
@@ -87,6 +87,9 @@ func (s *Store) PutSource(ctx context.Context, src Source, opts PutOptions) (Put
 			return res, nil
 		}
 	}
+	if opts.Progress != nil {
+		src.R = countingReaderAt{src.R, opts.Progress}
+	}
 	stored, err := s.backend.Put(ctx, src, opts)
 	if err != nil {
 		return PutResult{}, fmt.Errorf("put %s: %w", src.Digest.Short(), err)
@@ -99,7 +102,7 @@ func (s *Store) PutSource(ctx context.Context, src Source, opts PutOptions) (Put
 // and returns a Source ready for PutSource. cleanup releases the spool file,
 // if one was made; call it when done with the Source.
 func (s *Store) Hash(ctx context.Context, r io.Reader) (src Source, cleanup func(), err error) {
-	return s.hash(ctx, r)
+	return s.hash(ctx, r, nil)
 }
 
 func (s *Store) partSize(size int64) int64 {
@@ -109,9 +112,16 @@ func (s *Store) partSize(size int64) int64 {
 	return 0
 }
 
-func (s *Store) hash(ctx context.Context, r io.Reader) (Source, func(), error) {
+func (s *Store) hash(ctx context.Context, r io.Reader, progress func(int64)) (Source, func(), error) {
+	if progress != nil {
+		r = countingReader{r, progress}
+	}
 	noop := func() {}
-	if f, ok := r.(*os.File); ok {
+	f, ok := r.(*os.File)
+	if cr, counted := r.(countingReader); counted {
+		f, ok = cr.r.(*os.File)
+	}
+	if ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 			pos, err := f.Seek(0, io.SeekCurrent)
 			if err != nil {
@@ -119,7 +129,11 @@ func (s *Store) hash(ctx context.Context, r io.Reader) (Source, func(), error) {
 			}
 			size := fi.Size() - pos
 			part := s.partSize(size)
-			res, err := hashStream(ctx, io.NewSectionReader(f, pos, size), part, nil)
+			var in io.Reader = io.NewSectionReader(f, pos, size)
+			if progress != nil {
+				in = countingReader{in, progress}
+			}
+			res, err := hashStream(ctx, in, part, nil)
 			if err != nil {
 				return Source{}, noop, err
 			}
@@ -202,3 +216,27 @@ func (s *Store) WriteTo(ctx context.Context, d Digest, w io.Writer) (int64, erro
 // writerOnly hides a destination's ReadFrom so io.CopyBuffer uses our
 // larger buffer.
 type writerOnly struct{ io.Writer }
+
+// countingReader reports bytes read to a progress function.
+type countingReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.fn(int64(n))
+	return n, err
+}
+
+// countingReaderAt reports bytes read to a progress function.
+type countingReaderAt struct {
+	r  io.ReaderAt
+	fn func(int64)
+}
+
+func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.fn(int64(n))
+	return n, err
+}
