@@ -85,6 +85,18 @@ func (s Setting) String() string {
 type Config struct {
 	settings map[Key]Setting
 	files    []string // files read, for messages
+	env      Env
+	home     string
+}
+
+// environment returns the Env and home directory Load used (the process's
+// for a Config built by hand).
+func (c *Config) environment() (Env, string) {
+	if c.env == nil {
+		home, _ := os.UserHomeDir()
+		return os.LookupEnv, home
+	}
+	return c.env, c.home
 }
 
 // Get returns the setting's value ("" when unset).
@@ -140,8 +152,8 @@ func Load(flags map[string]string, env Env) (*Config, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
-	c := &Config{settings: map[Key]Setting{}}
 	home, _ := os.UserHomeDir()
+	c := &Config{settings: map[Key]Setting{}, env: env, home: home}
 
 	fileVals := map[string]string{}
 	path, explicit := configFilePath(env, home)

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -86,10 +85,10 @@ func (c *Config) IndexPath() (string, error) {
 	if u.Scheme == "file" {
 		return u.Dir + ".index.db", nil
 	}
-	home, _ := os.UserHomeDir()
+	env, home := c.environment()
 	name := u.Bucket
 	if u.Prefix != "" {
 		name += "_" + strings.ReplaceAll(strings.TrimSuffix(u.Prefix, "/"), "/", "_")
 	}
-	return filepath.Join(DataDir(os.LookupEnv, home), "s3", name+".index.db"), nil
+	return filepath.Join(DataDir(env, home), "s3", name+".index.db"), nil
 }
