@@ -1,0 +1,8 @@
+// Package testenv gives tests the servers that scripts/test starts: a MinIO
+// with admin credentials (and, later, PostgreSQL and a browser).
+//
+// Tests call MinIO(t) and get a fresh bucket per test with NewBucket. When a
+// server's variables are missing, as under a plain `go test`, the test is
+// skipped with a message naming scripts/test; with CI=true it fails
+// instead, so a misconfigured CI run can never pass by skipping.
+package testenv
