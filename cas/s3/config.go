@@ -31,6 +31,9 @@ type Config struct {
 	// MinIO and most non-AWS servers want; otherwise the style is chosen
 	// from the endpoint (virtual-hosted for AWS).
 	PathStyle bool
+	// PublicLinks declares the bucket deliberately public (anyone may read
+	// its objects): only then does Link give plain, unsigned URLs.
+	PublicLinks bool
 
 	// AccessKey, SecretKey and SessionToken are a static credential. When
 	// AccessKey is empty and Creds is nil, the standard chain is used:
