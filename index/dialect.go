@@ -1,0 +1,207 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/casstore/casstore/cas"
+)
+
+// busyTimeout is how long a writer waits for another process's write
+// transaction before giving up.
+const busyTimeout = 30 * time.Second
+
+// dialect is everything that differs between database engines. Queries are
+// written once, with ? placeholders, in the SQL both engines share.
+type dialect struct {
+	name   string // also the directory of its migrations in migrations.FS
+	driver string // database/sql driver name
+
+	// serialWrites: the engine admits one writer at a time, so writers of
+	// this process queue on a mutex rather than on the engine's lock.
+	serialWrites bool
+
+	// rebind turns ? placeholders into the engine's own.
+	rebind func(query string) string
+	// tableExists reports whether a table exists; usable inside a
+	// transaction without aborting it.
+	tableExists func(ctx context.Context, q querier, table string) (bool, error)
+	// lock serialises schema migration across processes for the life of
+	// conn; SQLite relies on BEGIN IMMEDIATE instead.
+	lock func(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
+	// check verifies settings the DSN asked for once the database is open.
+	check func(ctx context.Context, db *sql.DB, readOnly bool) error
+	// classify maps an engine error onto the cas sentinels (nil stays nil).
+	classify func(err error) error
+}
+
+// querier is what *sql.DB, *sql.Conn and *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// target is a parsed index location.
+type target struct {
+	dialect *dialect
+	path    string // absolute file path (SQLite)
+	dsn     string // what sql.Open is given
+}
+
+// parseTarget is the one place that understands index locations:
+//
+//	/abs/path/index.db, rel/path.db   a SQLite file
+//	sqlite:///abs/path, sqlite:rel    the same as a URL
+//	file:///abs/path, file:rel        the same
+//
+// postgres:// and postgresql:// are reserved for the PostgreSQL index.
+func parseTarget(loc string, readOnly bool) (target, error) {
+	if loc == "" {
+		return target{}, errors.New("no index location given")
+	}
+	p := loc
+	switch scheme, _, _ := strings.Cut(loc, ":"); strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		return target{}, fmt.Errorf("%s: PostgreSQL index: %w", redact(loc), cas.ErrNotSupported)
+	case "sqlite", "file":
+		u, err := url.Parse(loc)
+		if err != nil {
+			return target{}, fmt.Errorf("%q: %w", loc, err)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return target{}, fmt.Errorf("%q: the index URL takes no query or fragment", loc)
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return target{}, fmt.Errorf("%q: a SQLite index must be a local file (sqlite:///abs/path)", loc)
+		}
+		p = u.Path
+		if u.Opaque != "" {
+			p, err = url.PathUnescape(u.Opaque)
+			if err != nil {
+				return target{}, fmt.Errorf("%q: %w", loc, err)
+			}
+		}
+		if p == "" {
+			return target{}, fmt.Errorf("%q: no file path", loc)
+		}
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return target{}, fmt.Errorf("%q: %w", loc, err)
+	}
+	return target{dialect: sqliteDialect, path: abs, dsn: sqliteDSN(abs, readOnly)}, nil
+}
+
+// redact hides a password in a URL-shaped location.
+func redact(loc string) string {
+	if u, err := url.Parse(loc); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return loc
+}
+
+// sqliteDSN builds the go-sqlite3 DSN for the file at abs: a long busy
+// timeout, foreign keys, synchronous=NORMAL (durable against a process
+// crash; a power cut may lose the newest transactions, which at worst
+// leaves stored blobs unrecorded, never a row without its blob), and BEGIN
+// IMMEDIATE for transactions, which all write: a writer takes the write lock
+// up front, so two processes never deadlock upgrading a read lock.
+func sqliteDSN(abs string, readOnly bool) string {
+	u := url.URL{Scheme: "file", Path: abs}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+	q.Set("_foreign_keys", "on")
+	q.Set("_cache_size", "-32768") // KiB per connection, allocated as used
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Set("_synchronous", "NORMAL")
+		q.Set("_txlock", "immediate")
+	}
+	// url.URL renders file:///abs; SQLite reads it as a URI filename.
+	return u.String() + "?" + q.Encode()
+}
+
+var sqliteDialect = &dialect{
+	name:         "sqlite",
+	driver:       "sqlite3",
+	serialWrites: true,
+	rebind:       func(q string) string { return q },
+	tableExists: func(ctx context.Context, q querier, table string) (bool, error) {
+		var n int
+		err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n)
+		return n > 0, err
+	},
+	lock: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },
+	check: func(ctx context.Context, db *sql.DB, readOnly bool) error {
+		mode, err := sqliteWAL(ctx, db, readOnly)
+		if err != nil {
+			return fmt.Errorf("journal mode: %w", err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			if readOnly {
+				return fmt.Errorf("journal mode is %q, not WAL: open it once read-write to convert it", mode)
+			}
+			return fmt.Errorf("journal mode is %q, not WAL (a file system without shared memory?)", mode)
+		}
+		var fk int
+		if err := db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil {
+			return err
+		}
+		if fk != 1 {
+			return errors.New("foreign keys are off")
+		}
+		return nil
+	},
+	classify: func(err error) error {
+		if err == nil {
+			return nil
+		}
+		if e, ok := errors.AsType[sqlite3.Error](err); ok {
+			switch e.Code {
+			case sqlite3.ErrBusy, sqlite3.ErrLocked:
+				return &classified{err, cas.ErrUnavailable}
+			case sqlite3.ErrReadonly:
+				return &classified{err, ErrReadOnly}
+			}
+		}
+		return classifyCommon(err)
+	},
+}
+
+// sqliteWAL switches the database to WAL, which then sticks to the file,
+// and returns the journal mode. It is done once per open rather than in the
+// DSN: converting a new file needs an exclusive lock, and SQLite reports
+// SQLITE_BUSY at once, without waiting, to connections that race for it.
+func sqliteWAL(ctx context.Context, db *sql.DB, readOnly bool) (string, error) {
+	query := `PRAGMA journal_mode = WAL`
+	if readOnly {
+		query = `PRAGMA journal_mode`
+	}
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, query).Scan(&mode)
+		if e, ok := errors.AsType[sqlite3.Error](err); !ok || e.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return mode, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// ensureDir creates the directory that will hold the index file.
+func ensureDir(path string) error {
+	return os.MkdirAll(filepath.Dir(path), 0o755)
+}

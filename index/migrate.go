@@ -1,0 +1,167 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migration is one numbered SQL file of an engine.
+type migration struct {
+	version int
+	name    string // the file name without version and extension: "init"
+	sql     string
+}
+
+// MigrationRecord is one applied migration, as schema_migrations keeps it.
+type MigrationRecord struct {
+	Version int
+	Name    string
+	Applied time.Time
+}
+
+// loadMigrations reads dir/NNNN_name.sql from fsys, in version order.
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	var ms []migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		file := e.Name()
+		if e.IsDir() || !strings.HasSuffix(file, ".sql") {
+			continue
+		}
+		num, name, ok := strings.Cut(strings.TrimSuffix(file, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 || name == "" {
+			return nil, fmt.Errorf("migrations: %s/%s: want NNNN_name.sql", dir, file)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations: %s/%s and %s share version %d", dir, file, prev, v)
+		}
+		seen[v] = file
+		b, err := fs.ReadFile(fsys, path.Join(dir, file))
+		if err != nil {
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("migrations: none for %s", dir)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// schemaVersion returns the highest applied migration, 0 for an empty
+// database.
+func schemaVersion(ctx context.Context, d *dialect, q querier) (int, error) {
+	ok, err := d.tableExists(ctx, q, "schema_migrations")
+	if err != nil || !ok {
+		return 0, err
+	}
+	var v int
+	err = q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// checkVersion refuses a schema newer than the newest migration known.
+func checkVersion(cur int, ms []migration) error {
+	if latest := ms[len(ms)-1].version; cur > latest {
+		return fmt.Errorf("schema version %d, this casstore knows up to %d: %w", cur, latest, ErrSchemaTooNew)
+	}
+	return nil
+}
+
+// migrate applies the pending migrations in order, each in its own
+// transaction together with its schema_migrations row. Processes that open
+// one index at once apply each migration once: the engine's lock (or, on
+// SQLite, the write lock BEGIN IMMEDIATE takes) serialises them and the
+// version is read again under it.
+func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	unlock, err := d.lock(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer unlock()
+	cur, err := schemaVersion(ctx, d, conn)
+	if err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if err := checkVersion(cur, ms); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		applied, err := applyMigration(ctx, d, conn, m)
+		if err != nil {
+			return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+		}
+		cur = applied
+	}
+	return nil
+}
+
+// applyMigration runs m unless the schema already reached its version, and
+// returns the schema version after it.
+func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration) (int, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, d.classify(err)
+	}
+	defer tx.Rollback()
+	cur, err := schemaVersion(ctx, d, tx)
+	if err != nil {
+		return 0, err
+	}
+	if cur >= m.version {
+		return cur, nil // another process got here first
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return 0, d.classify(err)
+	}
+	if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)`),
+		m.version, m.name, time.Now().UnixNano()); err != nil {
+		return 0, d.classify(err)
+	}
+	return m.version, d.classify(tx.Commit())
+}
+
+// SchemaVersion returns the version of the newest applied migration.
+func (ix *Index) SchemaVersion(ctx context.Context) (int, error) {
+	v, err := schemaVersion(ctx, ix.d, ix.db)
+	if err != nil {
+		return 0, fmt.Errorf("index: schema version: %w", ix.d.classify(err))
+	}
+	return v, nil
+}
+
+// Migrations returns the applied migrations, oldest first.
+func (ix *Index) Migrations(ctx context.Context) ([]MigrationRecord, error) {
+	out, err := collect(ctx, ix, `SELECT version, name, applied_ns FROM schema_migrations ORDER BY version`,
+		func(rows *sql.Rows) (r MigrationRecord, err error) {
+			var ns int64
+			err = rows.Scan(&r.Version, &r.Name, &ns)
+			r.Applied = fromNanos(ns)
+			return r, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("index: migrations: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,8 @@
+package migrations
+
+import "embed"
+
+// FS holds every engine's migrations: sqlite/0001_init.sql, ...
+//
+//go:embed sqlite/*.sql
+var FS embed.FS
