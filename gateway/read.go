@@ -1,0 +1,327 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/casstore/casstore/cas"
+)
+
+// target is what a read asks for: a digest, or a transaction's attachment
+// by name; path is the canonical path that signatures cover.
+type target struct {
+	digest    cas.Digest
+	txn, name string
+	byName    bool
+	path      string
+}
+
+const (
+	immutable = "public, max-age=31536000, immutable"
+	// Attachment URLs name the newest blob under a name, which may change:
+	// caches revalidate with the ETag.
+	revalidate = "no-cache"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
+	q := r.URL.Query()
+	if !h.opts.Public && (h.opts.Signer == nil || !h.opts.Signer.verify(r.Method, t.path, q)) {
+		httpError(w, http.StatusForbidden, "forbidden: the link is invalid or has expired")
+		return
+	}
+	ctx := r.Context()
+	ctype, fname := q.Get(paramType), q.Get(paramName)
+	if t.byName {
+		if h.ix == nil {
+			httpError(w, http.StatusNotFound, "no index: attachments cannot be found by name")
+			return
+		}
+		att, err := h.ix.Find(ctx, t.txn, t.name)
+		if err != nil {
+			h.readError(w, r, err)
+			return
+		}
+		t.digest = att.Digest
+		if ctype == "" {
+			ctype = att.ContentType
+		}
+		if fname == "" {
+			fname = att.Name
+		}
+	} else if ctype == "" && fname == "" && h.ix != nil {
+		// The index knows what the blob was called; the oldest name wins.
+		if atts, err := h.ix.AttachmentsOf(ctx, t.digest); err == nil && len(atts) > 0 {
+			ctype, fname = atts[0].ContentType, atts[0].Name
+		}
+	}
+	inline := q.Get(paramInline) == "1"
+
+	if h.linker != nil {
+		u, err := h.linker.Link(ctx, t.digest, cas.LinkOptions{Expires: h.opts.RedirectExpiry, Name: fname, ContentType: ctype, Inline: inline})
+		if err != nil {
+			h.readError(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "private, no-store")
+		http.Redirect(w, r, u, http.StatusFound)
+		return
+	}
+
+	etag := `"` + t.digest.String() + `"`
+	hdr := w.Header()
+	hdr.Set("ETag", etag)
+	if t.byName {
+		hdr.Set("Cache-Control", revalidate)
+	} else {
+		hdr.Set("Cache-Control", immutable)
+	}
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+
+	info, err := h.store.Stat(ctx, t.digest)
+	if err != nil {
+		h.readError(w, r, err)
+		return
+	}
+	if ctype == "" {
+		ctype = info.ContentType
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	hdr.Set("Content-Type", ctype)
+	hdr.Set("Content-Disposition", cas.ContentDisposition(fname, inline))
+	hdr.Set("Accept-Ranges", "bytes")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Security-Policy", "sandbox")
+
+	if r.Method == http.MethodHead {
+		hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if rg := r.Header.Get("Range"); rg != "" && ifRange(r.Header.Get("If-Range"), etag) {
+		off, length, ok, satisfiable := parseRange(rg, info.Size)
+		if ok && !satisfiable {
+			hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
+			httpError(w, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
+			return
+		}
+		if ok {
+			h.serveRange(w, r, t.digest, info, off, length)
+			return
+		}
+	}
+	h.serveFull(w, r, t.digest)
+}
+
+// serveFull streams the whole blob, hashing it as it goes. The verifying
+// reader withholds the last bytes until the digest matched, so on a
+// mismatch the client has received less than Content-Length when the
+// connection is cut: it can never take a wrong body for a complete one.
+func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest) {
+	ctx := r.Context()
+	rc, info, err := h.store.Backend().Open(ctx, d, 0, -1)
+	if err != nil {
+		h.readError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	vr := cas.NewReader(rc, d, info.Size)
+	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	for {
+		n, err := vr.Read(*buf)
+		if n > 0 {
+			if _, werr := w.Write((*buf)[:n]); werr != nil {
+				return // the client went away
+			}
+		}
+		if err == io.EOF {
+			h.verified.mark(d, info)
+			return
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			h.cut(r, d, err)
+		}
+	}
+}
+
+// cut ends a response whose headers are sent: it logs the cause, counts a
+// verification failure, and aborts the connection so the client sees an
+// incomplete body.
+func (h *Handler) cut(r *http.Request, d cas.Digest, err error) {
+	if errors.Is(err, cas.ErrCorrupt) {
+		h.verified.forget(d)
+		h.metrics.verifyFailures.Inc()
+		h.log.Error("blob failed verification; response cut", "digest", d.String(), "path", loggablePath(r.URL), "err", err)
+	} else {
+		h.log.Error("read failed; response cut", "digest", d.String(), "err", err)
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// serveRange answers 206 with bytes [off, off+length). A range is served
+// only from a blob that verified whole since it last changed: size and
+// modification time as the backend reports them are the same as when the
+// whole blob last hashed to its digest (by an earlier full GET or range, or
+// now, before the first byte is sent).
+func (h *Handler) serveRange(w http.ResponseWriter, r *http.Request, d cas.Digest, info cas.Info, off, length int64) {
+	ctx := r.Context()
+	size := info.Size
+	if err := h.verified.ensure(ctx, d, info, h.verifyWhole); err != nil {
+		if errors.Is(err, cas.ErrCorrupt) {
+			h.metrics.verifyFailures.Inc()
+			h.log.Error("blob failed verification; range refused", "digest", d.String(), "path", loggablePath(r.URL), "err", err)
+			httpError(w, http.StatusInternalServerError, "the blob failed verification and is not served")
+			return
+		}
+		h.readError(w, r, err)
+		return
+	}
+	rc, info, err := h.store.Backend().Open(ctx, d, off, length)
+	if err != nil {
+		h.readError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	if !h.verified.current(d, info) || info.Size != size {
+		// Changed between the check and the open: verify again next time.
+		h.verified.forget(d)
+		httpError(w, http.StatusServiceUnavailable, "the blob changed while it was read; retry")
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, info.Size))
+	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
+	w.WriteHeader(http.StatusPartialContent)
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	n, err := io.CopyBuffer(markWrites{w}, io.LimitReader(rc, length), *buf)
+	if err == nil && n < length {
+		err = fmt.Errorf("range of %s: got %d bytes, want %d: %w", d.Short(), n, length, cas.ErrCorrupt)
+	}
+	if err != nil && ctx.Err() == nil && !isWriteErr(err) {
+		h.cut(r, d, err)
+	}
+}
+
+// verifyWhole hashes the whole blob and returns the Info it verified.
+func (h *Handler) verifyWhole(ctx context.Context, d cas.Digest) (cas.Info, error) {
+	rc, info, err := h.store.Backend().Open(ctx, d, 0, -1)
+	if err != nil {
+		return cas.Info{}, err
+	}
+	defer rc.Close()
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	if _, err := io.CopyBuffer(io.Discard, cas.NewReader(rc, d, info.Size), *buf); err != nil {
+		return cas.Info{}, err
+	}
+	return info, nil
+}
+
+// markWrites hides ReadFrom, so copies go through our buffer, and marks
+// write errors (the client went away) apart from read errors.
+type markWrites struct{ w io.Writer }
+
+func (m markWrites) Write(p []byte) (int, error) {
+	n, err := m.w.Write(p)
+	if err != nil {
+		err = writeErr{err}
+	}
+	return n, err
+}
+
+type writeErr struct{ error }
+
+func isWriteErr(err error) bool { var we writeErr; return errors.As(err, &we) }
+
+// readError maps a store or index error onto a status.
+func (h *Handler) readError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, cas.ErrNotFound), errors.Is(err, cas.ErrHidden):
+		httpError(w, http.StatusNotFound, "not found")
+	case errors.Is(err, cas.ErrEmptyTxn), errors.Is(err, cas.ErrInvalidDigest):
+		httpError(w, http.StatusBadRequest, "bad request")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+	default:
+		h.log.Error("read", "path", loggablePath(r.URL), "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the store could not be read")
+	}
+}
+
+// etagMatch implements If-None-Match for one strong ETag (weak comparison,
+// as RFC 9110 asks for If-None-Match).
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, v := range strings.Split(header, ",") {
+		v = strings.TrimSpace(v)
+		if v == "*" || strings.TrimPrefix(v, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// ifRange reports whether a Range may be honoured given If-Range: absent,
+// or our ETag (dates never match: we serve no Last-Modified).
+func ifRange(header, etag string) bool { return header == "" || header == etag }
+
+// parseRange reads a single byte range ("bytes=a-b", "bytes=a-",
+// "bytes=-n") against size. ok false: ignore the header and serve the whole
+// blob (malformed, several ranges, another unit). satisfiable false: 416.
+func parseRange(s string, size int64) (off, length int64, ok, satisfiable bool) {
+	spec, found := strings.CutPrefix(s, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	if a == "" { // suffix: the last n bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, false
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, true, false
+		}
+		n = min(n, size)
+		return size - n, n, true, true
+	}
+	first, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || first < 0 {
+		return 0, 0, false, false
+	}
+	last := size - 1
+	if b != "" {
+		if last, err = strconv.ParseInt(b, 10, 64); err != nil || last < first {
+			return 0, 0, false, false
+		}
+		last = min(last, size-1)
+	}
+	if first >= size {
+		return 0, 0, true, false
+	}
+	return first, last - first + 1, true, true
+}
