@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
@@ -50,6 +51,16 @@ type Config struct {
 	// MaxRetries is how often a failed request is tried; 0 means
 	// minio-go's default (10), 1 means no retry.
 	MaxRetries int
+
+	// SSE asks the server to encrypt every upload: "" (the bucket's
+	// default), "s3" (SSE-S3) or "kms" (SSE-KMS with SSEKMSKeyID).
+	SSE         string
+	SSEKMSKeyID string
+	// LockMode, when set ("governance" or "compliance"), gives every new
+	// object an Object Lock retention of LockRetention. The bucket must have
+	// been created with Object Lock.
+	LockMode      string
+	LockRetention time.Duration
 }
 
 // String describes the configuration without secrets.
@@ -63,6 +74,15 @@ func (c Config) String() string {
 		fmt.Fprintf(&b, " access-key=%s", c.AccessKey)
 	default:
 		b.WriteString(" credentials=chain(env,aws-file,iam)")
+	}
+	if c.SSE != "" {
+		fmt.Fprintf(&b, " sse=%s", c.SSE)
+		if c.SSEKMSKeyID != "" {
+			fmt.Fprintf(&b, " sse-kms-key-id=%s", c.SSEKMSKeyID)
+		}
+	}
+	if c.LockMode != "" {
+		fmt.Fprintf(&b, " object-lock=%s/%s", c.LockMode, c.LockRetention)
 	}
 	return b.String()
 }
@@ -144,6 +164,12 @@ func (c Config) validate() error {
 		if seg == "." || seg == ".." || (seg == "" && strings.Trim(c.Prefix, "/") != "") {
 			return fmt.Errorf("prefix %q: empty, . or .. segment", c.Prefix)
 		}
+	}
+	if _, err := c.encryption(); err != nil {
+		return err
+	}
+	if _, err := c.lockMode(); err != nil {
+		return err
 	}
 	return nil
 }

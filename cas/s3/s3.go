@@ -239,6 +239,7 @@ func putOptions(src cas.Source, contentType string) minio.PutObjectOptions {
 // carrying it as x-amz-checksum-sha256: the server refuses other bytes.
 func (b *Backend) putSingle(ctx context.Context, op, key string, src cas.Source, contentType string) error {
 	o := putOptions(src, contentType)
+	b.applyUploadSettings(&o)
 	o.UserMetadata["x-amz-checksum-sha256"] = src.Digest.Base64()
 	var body io.Reader = http.NoBody
 	if src.Size > 0 {
@@ -254,7 +255,11 @@ func (b *Backend) putSingle(ctx context.Context, op, key string, src cas.Source,
 // any failure.
 func (b *Backend) putMultipart(ctx context.Context, op, key string, src cas.Source, contentType string) (err error) {
 	o := putOptions(src, contentType)
-	id, err := b.core.NewMultipartUpload(ctx, b.cfg.Bucket, key, o)
+	// Encryption and retention are asked for when the upload begins; the
+	// complete carries the condition again.
+	initiate := o
+	b.applyUploadSettings(&initiate)
+	id, err := b.core.NewMultipartUpload(ctx, b.cfg.Bucket, key, initiate)
 	if err != nil {
 		return b.mapErr(op, key, "s3:PutObject", err)
 	}
@@ -388,7 +393,7 @@ func (b *Backend) Stat(ctx context.Context, d cas.Digest) (cas.Info, error) {
 	oi, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{Checksum: true})
 	if err != nil {
 		if oi.IsDeleteMarker {
-			return cas.Info{}, fmt.Errorf("s3: %s: %s: %w", op, key, cas.ErrHidden)
+			return cas.Info{}, &HiddenError{Op: op, Bucket: b.cfg.Bucket, Key: key, MarkerID: oi.VersionID}
 		}
 		return cas.Info{}, b.mapErr(op, key, "s3:GetObject", err)
 	}
@@ -400,7 +405,7 @@ func (b *Backend) Stat(ctx context.Context, d cas.Digest) (cas.Info, error) {
 func (b *Backend) hidden(ctx context.Context, op, key string, notFound error) error {
 	oi, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{})
 	if err != nil && oi.IsDeleteMarker {
-		return fmt.Errorf("s3: %s: %s: %w", op, key, cas.ErrHidden)
+		return &HiddenError{Op: op, Bucket: b.cfg.Bucket, Key: key, MarkerID: oi.VersionID}
 	}
 	return notFound
 }
