@@ -35,6 +35,8 @@ type dialect struct {
 	// tableExists reports whether a table exists; usable inside a
 	// transaction without aborting it.
 	tableExists func(ctx context.Context, q querier, table string) (bool, error)
+	// hasTables reports whether the database holds any table at all.
+	hasTables func(ctx context.Context, q querier) (bool, error)
 	// lock serialises schema migration across processes for the life of
 	// conn; SQLite relies on BEGIN IMMEDIATE instead.
 	lock func(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
@@ -138,6 +140,11 @@ var sqliteDialect = &dialect{
 	tableExists: func(ctx context.Context, q querier, table string) (bool, error) {
 		var n int
 		err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n)
+		return n > 0, err
+	},
+	hasTables: func(ctx context.Context, q querier) (bool, error) {
+		var n int
+		err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&n)
 		return n > 0, err
 	},
 	lock: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },

@@ -18,6 +18,9 @@ var (
 	// ErrSchemaTooNew: the index was written by a newer casstore; this one
 	// refuses to touch it.
 	ErrSchemaTooNew = errors.New("index schema is newer than this casstore knows")
+	// ErrNotIndex: the database holds tables but no casstore schema: it
+	// belongs to something else and is left alone.
+	ErrNotIndex = errors.New("not a casstore index: the database has tables but no schema_migrations")
 	// ErrReadOnly: a write was attempted on an index opened read-only.
 	ErrReadOnly = errors.New("index opened read-only")
 )

@@ -109,7 +109,7 @@ func (ix *Index) init(ctx context.Context, store string, ms []migration) error {
 			return d.classify(err)
 		}
 		if cur == 0 {
-			return errors.New("not a casstore index (no schema)")
+			return ErrNotIndex
 		}
 		if err := checkVersion(cur, ms); err != nil {
 			return err

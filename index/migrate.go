@@ -104,6 +104,14 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error 
 	if err := checkVersion(cur, ms); err != nil {
 		return err
 	}
+	if cur == 0 {
+		// Never build an index inside another application's database.
+		if other, err := d.hasTables(ctx, conn); err != nil {
+			return err
+		} else if other {
+			return ErrNotIndex
+		}
+	}
 	for _, m := range ms {
 		if m.version <= cur {
 			continue

@@ -29,7 +29,7 @@ const chunkRows = 200
 type statements struct {
 	db     *sql.DB
 	d      *dialect
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	byText map[string]*sql.Stmt
 }
 
@@ -39,10 +39,19 @@ func (s *statements) init(db *sql.DB, d *dialect) {
 
 // get returns the prepared form of query (written with ? placeholders).
 func (s *statements) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.RLock()
+	st, ok := s.byText[query]
+	s.mu.RUnlock()
+	if ok {
+		return st, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st, ok := s.byText[query]; ok {
 		return st, nil
+	}
+	if s.byText == nil {
+		return nil, errors.New("index closed")
 	}
 	st, err := s.db.PrepareContext(ctx, s.d.rebind(query))
 	if err != nil {

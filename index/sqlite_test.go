@@ -1,10 +1,11 @@
 package index_test
 
 import (
+	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -103,6 +104,30 @@ func TestLocations(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "absent.db")); err == nil {
 		t.Error("read-only open created the file")
+	}
+}
+
+// TestForeignDatabase: a SQLite file of another application is refused,
+// not given our tables.
+func TestForeignDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := newLocation(t)
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE Attachments (id INTEGER PRIMARY KEY, Content BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, opts := range [][]index.Option{nil, {index.ReadOnly()}} {
+		_, err := index.Open(ctx, path, indextest.Store, opts...)
+		if !errors.Is(err, index.ErrNotIndex) {
+			t.Fatalf("open of a foreign database: %v", err)
+		}
+	}
+	if out, err := shell(t, path, ".tables"); err != nil || out != "Attachments" {
+		t.Fatalf("foreign database changed: %q, %v", out, err)
 	}
 }
 
@@ -364,19 +389,22 @@ func TestWaitsForOtherWriter(t *testing.T) {
 	ix := indextest.MustOpen(t, newLocation(t))
 	cmd := exec.Command(sqlite3Shell(t), ix.Path())
 	cmd.Stdin = strings.NewReader("BEGIN IMMEDIATE;\nSELECT 'locked';\n.shell sleep 1\nCOMMIT;\n")
-	out := new(strings.Builder)
-	cmd.Stdout = out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
-	for !strings.Contains(out.String(), "locked") {
-		time.Sleep(5 * time.Millisecond)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("shell said %q, %v", line, err)
 	}
 	start := time.Now()
 	indextest.MustRecord(t, ix, indextest.Att("T", "a", "alpha"))
 	if waited := time.Since(start); waited < 500*time.Millisecond {
-		t.Logf("record waited only %v (the shell's lock may have ended early)", waited)
+		t.Errorf("record waited only %v for the shell's lock", waited)
 	}
-	fmt.Fprint(io.Discard, out) // keep out alive until here
+	io.Copy(io.Discard, stdout)
 }
