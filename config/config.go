@@ -279,6 +279,13 @@ func ConfigDir(env Env, home string) string {
 	return filepath.Join(xdgDir(env, "XDG_CONFIG_HOME", home, ".config"), "casctl")
 }
 
+// Dir returns casctl's configuration directory as this configuration
+// resolves it (see ConfigDir).
+func (c *Config) Dir() string {
+	env, home := c.environment()
+	return ConfigDir(env, home)
+}
+
 // DefaultStoreDir is the disk store used when nothing is configured.
 func DefaultStoreDir(env Env, home string) string {
 	return filepath.Join(DataDir(env, home), "blobs")
