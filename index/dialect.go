@@ -40,7 +40,8 @@ type dialect struct {
 	// lock serialises schema migration across processes for the life of
 	// conn; SQLite relies on BEGIN IMMEDIATE instead.
 	lock func(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
-	// check verifies settings the DSN asked for once the database is open.
+	// check puts the database in the mode the index needs and verifies
+	// the settings the DSN asked for (SQLite: WAL, foreign keys).
 	check func(ctx context.Context, db *sql.DB, readOnly bool) error
 	// classify maps an engine error onto the cas sentinels (nil stays nil).
 	classify func(err error) error
@@ -54,7 +55,7 @@ type querier interface {
 // target is a parsed index location.
 type target struct {
 	dialect *dialect
-	path    string // absolute file path (SQLite)
+	path    string // for Path() and messages: the absolute file (SQLite)
 	dsn     string // what sql.Open is given
 }
 

@@ -118,7 +118,8 @@ func (ix *Index) Blob(ctx context.Context, d cas.Digest) (BlobRecord, error) {
 
 // Blobs calls fn for every recorded blob in digest order, streaming rows
 // rather than loading them. An error from fn stops the walk and is returned
-// as it is. fn may call other methods of the index.
+// as it is. fn may call other methods of the index. The walk reads one
+// snapshot: blobs recorded meanwhile are not seen.
 func (ix *Index) Blobs(ctx context.Context, fn func(BlobRecord) error) error {
 	rows, err := ix.db.QueryContext(ctx, `SELECT digest, size, created_ns FROM blobs ORDER BY digest`)
 	if err != nil {
