@@ -280,3 +280,15 @@ func code(err error) string {
 	}
 	return ""
 }
+
+// ProbeWrite stores the empty blob with a conditional PUT and no HEAD
+// first, so that it tests the write permission even where the blob is
+// already stored: stored is false when it was (412).
+func (b *Backend) ProbeWrite(ctx context.Context) (stored bool, err error) {
+	src := cas.Source{R: strings.NewReader(""), Digest: cas.EmptyDigest}
+	err = b.putSingle(ctx, "write probe", b.Key(cas.EmptyDigest), src, "application/octet-stream")
+	if isPrecondition(err) {
+		return false, nil
+	}
+	return err == nil, err
+}

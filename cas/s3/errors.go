@@ -34,8 +34,12 @@ func (b *Backend) mapErr(op, key, perm string, err error) error {
 		case minio.NoSuchBucket:
 			return fmt.Errorf("s3: %s: bucket %q at %s: %w", op, b.cfg.Bucket, b.ep.host, cas.ErrNoBucket)
 		case minio.AccessDenied, "AllAccessDisabled", "AccountProblem":
-			return fmt.Errorf("s3: %s: arn:aws:s3:::%s/%s: the credential needs %s (server: %q)%s: %w",
-				op, b.cfg.Bucket, key, perm, msg, b.anonymousHint(), cas.ErrAccessDenied)
+			resource := b.cfg.Bucket
+			if key != "" {
+				resource += "/" + key
+			}
+			return fmt.Errorf("s3: %s: arn:aws:s3:::%s: the credential needs %s (server: %q)%s: %w",
+				op, resource, perm, msg, b.anonymousHint(), cas.ErrAccessDenied)
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "InvalidTokenId", "ExpiredToken",
 			"TokenRefreshRequired", "InvalidSecurity", "AuthorizationHeaderMalformed":
 			return fmt.Errorf("s3: %s: %s (%s) at %s: %w", op, er.Code, msg, b.ep.host, cas.ErrBadCredentials)
