@@ -40,6 +40,8 @@ type gw struct {
 	h      *Handler
 	srv    *httptest.Server
 	log    *syncBuffer
+	// observe, when set, sees every request before the gateway does.
+	observe func(*http.Request)
 }
 
 type syncBuffer struct {
@@ -78,7 +80,12 @@ func newGW(t testing.TB, mod func(*Options)) *gw {
 	g := &gw{disk: b, ix: ix, keys: keys, log: &syncBuffer{}}
 	g.store = cas.New(b, cas.WithIndex(ix), cas.WithTempDir(dir))
 	var handler http.Handler
-	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.observe != nil {
+			g.observe(r)
+		}
+		handler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(g.srv.Close)
 	opts := Options{UploadToken: testToken, Logger: slog.New(slog.NewTextHandler(g.log, nil))}
 	if mod != nil {
