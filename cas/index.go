@@ -31,7 +31,7 @@ func (a Attachment) Validate() error {
 	if a.Txn == "" {
 		return ErrEmptyTxn
 	}
-	if a.Digest.IsZero() && a.Size != 0 {
+	if a.Digest.IsZero() {
 		return fmt.Errorf("attachment %q: %w: zero digest", a.Name, ErrInvalidDigest)
 	}
 	if a.Size < 0 {
@@ -47,10 +47,12 @@ type Index interface {
 	// LookupBlob reports whether a blob with digest d is recorded, and its
 	// size.
 	LookupBlob(ctx context.Context, d Digest) (size int64, ok bool, err error)
-	// Record appends attachments in one transaction, with their blobs. An
-	// attachment equal to one already recorded (same transaction, digest and
-	// name) is not added again: retries are harmless. It returns every
-	// attachment as recorded (ID and Created filled in), in order.
+	// Record appends attachments in one transaction, with their blobs: the
+	// whole batch is recorded or nothing is. An attachment equal to one
+	// already recorded (same transaction, digest and name) is not added
+	// again: retries are harmless. A blob whose size differs from the one
+	// recorded is ErrConflict. It returns every attachment as recorded (ID
+	// and Created filled in), in order.
 	Record(ctx context.Context, atts []Attachment) ([]Attachment, error)
 }
 
