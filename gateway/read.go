@@ -140,26 +140,107 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 	vr := cas.NewReader(rc, d, info.Size)
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
+	if info.Size <= pipelineMin {
+		err = copySerial(w, vr)
+	} else {
+		err = copyPipelined(w, vr)
+	}
+	switch {
+	case err == nil:
+		h.verified.mark(d, info)
+	case isWriteErr(err), ctx.Err() != nil:
+		// The client went away.
+	default:
+		h.cut(r, d, err)
+	}
+}
+
+// pipelineMin is the size above which reading and hashing run on one
+// goroutine and writing to the client on another, so that on two cores
+// the hash is the only limit.
+const pipelineMin = 1 << 20
+
+// copySerial copies vr to w; io.EOF from vr is success.
+func copySerial(w io.Writer, vr *cas.Reader) error {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	for {
 		n, err := vr.Read(*buf)
 		if n > 0 {
 			if _, werr := w.Write((*buf)[:n]); werr != nil {
-				return // the client went away
+				return writeErr{werr}
 			}
 		}
 		if err == io.EOF {
-			h.verified.mark(d, info)
-			return
+			return nil
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			h.cut(r, d, err)
+			return err
 		}
 	}
+}
+
+// copyPipelined is copySerial with the reads (and so the hashing) on a
+// goroutine of their own, a few buffers ahead of the writes. vr hands out
+// the last bytes only once the digest matched, so the writer can never send
+// a complete wrong body.
+func copyPipelined(w io.Writer, vr *cas.Reader) error {
+	type chunk struct {
+		buf *[]byte
+		n   int
+		err error
+	}
+	const depth = 4
+	full := make(chan chunk, depth)
+	free := make(chan *[]byte, depth)
+	for range depth {
+		free <- bufPool.Get().(*[]byte)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(full)
+		for {
+			var buf *[]byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n, err := vr.Read(*buf)
+			select {
+			case full <- chunk{buf, n, err}:
+			case <-stop:
+				bufPool.Put(buf)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var result error
+	for c := range full {
+		if c.n > 0 && result == nil {
+			if _, werr := w.Write((*c.buf)[:c.n]); werr != nil {
+				result = writeErr{werr}
+			}
+		}
+		if result == nil && c.err != nil && c.err != io.EOF {
+			result = c.err
+		}
+		if result != nil {
+			break
+		}
+		free <- c.buf
+	}
+	close(stop)
+	<-done
+	for range len(free) {
+		bufPool.Put(<-free)
+	}
+	return result
 }
 
 // cut ends a response whose headers are sent: it logs the cause, counts a
