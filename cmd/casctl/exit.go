@@ -14,7 +14,7 @@ const (
 	exitUsage       = 2   // bad arguments or configuration: invalid digest, unknown flag, missing bucket, index bound to another store, not supported by the store (direct links on disk)
 	exitNotFound    = 3   // no such blob, transaction or attachment
 	exitCorrupt     = 4   // content does not match its digest, or another object occupies its key
-	exitProblems    = 5   // the command finished but found problems (verify) or some items failed (put, import, copy)
+	exitProblems    = 5   // the command finished but found problems (verify, doctor: a check failed) or some items failed (put, import, copy)
 	exitUnavailable = 6   // the store or the index cannot be reached
 	exitDenied      = 7   // the credential is rejected or lacks a permission
 	exitRefused     = 8   // the request would modify or delete stored data: the store is append-only

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/casstore/casstore/cas"
+	"github.com/casstore/casstore/cas/s3"
 	"github.com/casstore/casstore/internal/progress"
 )
 
@@ -70,9 +71,27 @@ func runGet(c *cli.Context, e *env) error {
 	}
 	if out == "" {
 		_, err := store.WriteTo(c.Context, d, e.stdout)
+		return explainHidden(err)
+	}
+	return explainHidden(getToFile(c, e, store, d, out))
+}
+
+// explainHidden tells a blob hidden by a delete marker (its data retained)
+// from a missing one, and says how to restore it.
+func explainHidden(err error) error {
+	if !errors.Is(err, cas.ErrHidden) {
 		return err
 	}
-	return getToFile(c, e, store, d, out)
+	how := " (the key's newest version)"
+	var he *s3.HiddenError
+	if errors.As(err, &he) {
+		marker := he.MarkerID
+		if marker == "" {
+			marker = "<marker>"
+		}
+		how = fmt.Sprintf(" (e.g. mc rm --version-id %s ALIAS/%s/%s)", marker, he.Bucket, he.Key)
+	}
+	return fmt.Errorf("%w\n  hidden by a delete marker, data still retained; restore it by removing the delete marker%s", err, how)
 }
 
 // getToFile writes the verified blob to a temporary file beside out and

@@ -29,7 +29,11 @@ func openBackend(ctx context.Context, cfg *config.Config) (cas.Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s3.New(ctx, sc)
+		b, err := s3.New(ctx, sc)
+		if err != nil {
+			return nil, usageError{err} // New makes no request: a setting is wrong
+		}
+		return b, nil
 	}
 	return nil, usageError{fmt.Errorf("store %s: unsupported", u)}
 }
@@ -48,7 +52,11 @@ func s3Config(cfg *config.Config, u config.StoreURL) (s3.Config, error) {
 	if sc.Region == "" {
 		sc.Region = "us-east-1"
 	}
+	sc.SSE, sc.SSEKMSKeyID, sc.LockMode = cfg.Get(config.SSE), cfg.Get(config.SSEKMSKeyID), cfg.Get(config.LockMode)
 	var err error
+	if sc.LockRetention, err = s3.ParseRetention(cfg.Get(config.LockPeriod)); err != nil {
+		return s3.Config{}, usageError{fmt.Errorf("object_lock_retention (from %s): %w", cfg.Setting(config.LockPeriod).Source, err)}
+	}
 	if sc.PathStyle, err = boolSetting(cfg, config.PathStyle); err != nil {
 		return s3.Config{}, err
 	}
