@@ -255,7 +255,7 @@ func TestLinkTamperedMinIO(t *testing.T) {
 	tamper := map[string]func(q url.Values, u *url.URL){
 		"signature": func(q url.Values, _ *url.URL) {
 			s := []byte(q.Get("X-Amz-Signature"))
-			s[len(s)-1] = "10"[boolInt(s[len(s)-1] == '0')]
+			s[len(s)-1] = "01"[boolInt(s[len(s)-1] == '0')]
 			q.Set("X-Amz-Signature", string(s))
 		},
 		"file name":      func(q url.Values, _ *url.URL) { q.Set("response-content-disposition", `attachment; filename="b.html"`) },
@@ -270,6 +270,7 @@ func TestLinkTamperedMinIO(t *testing.T) {
 			q := v.Query()
 			f(q, &v)
 			v.RawQuery = q.Encode()
+			t.Logf("tampered: %s", v.RawQuery)
 			resp, body := fetch(t, v.String())
 			want := http.StatusForbidden
 			if name == "signature gone" {
@@ -311,6 +312,10 @@ func TestLinkPublicMinIO(t *testing.T) {
 	// also grants s3:ListBucket would (see README, Direct links).
 	resp, _ = fetch(t, env.Endpoint+"/"+b.Bucket()+"/")
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "listing")
+	missing, err := b.Link(ctx, cas.Sum([]byte("not stored")), cas.LinkOptions{Public: true})
+	require.NoError(t, err)
+	resp, _ = fetch(t, missing)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "a missing key (MinIO says 404 even without s3:ListBucket; AWS 403)")
 
 	// Presigned links keep working on a public bucket.
 	link, err = b.Link(ctx, d, cas.LinkOptions{Expires: time.Minute, Name: "x.html"})
