@@ -124,14 +124,16 @@ func (ix *Index) Record(ctx context.Context, atts []cas.Attachment) ([]cas.Attac
 			return nil, fmt.Errorf("index: record: attachment %d of %d: %w", i+1, len(atts), err)
 		}
 	}
-	out, err := ix.record(ctx, atts)
+	out, err := ix.record(ctx, atts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("index: record: %w", ix.d.classify(err))
 	}
 	return out, nil
 }
 
-func (ix *Index) record(ctx context.Context, atts []cas.Attachment) ([]cas.Attachment, error) {
+// record records atts in one transaction; then, when set, runs in the same
+// transaction with the recorded attachments before the commit.
+func (ix *Index) record(ctx context.Context, atts []cas.Attachment, then func(ctx context.Context, tx *sql.Tx, recorded []cas.Attachment, ns int64) error) ([]cas.Attachment, error) {
 	release, err := ix.writer(ctx)
 	defer release()
 	if err != nil {
@@ -156,6 +158,11 @@ func (ix *Index) record(ctx context.Context, atts []cas.Attachment) ([]cas.Attac
 			return nil, err
 		}
 		out = append(out, rec...)
+	}
+	if then != nil {
+		if err := then(ctx, tx, out, ns); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err

@@ -60,6 +60,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, h) })
 	t.Run("ConcurrentOpen", func(t *testing.T) { testConcurrentOpen(t, h) })
 	t.Run("AppendOnly", func(t *testing.T) { testAppendOnly(t, h) })
+	runImportsAndSwitch(t, h)
 }
 
 // MustOpen opens the index at loc for Store and closes it when tb ends.
