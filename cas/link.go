@@ -54,7 +54,7 @@ type Linker interface {
 // ContentDisposition renders an RFC 6266 Content-Disposition value for a
 // file name: "attachment" (or "inline"), a quoted ASCII fallback with
 // anything unsafe replaced by '_', and, when the name is not plain ASCII,
-// the exact name in RFC 5987 form (filename*=UTF-8''...). An empty name
+// the exact name in RFC 5987 form (the filename* parameter). An empty name
 // gives the bare disposition type. Invalid UTF-8 is replaced first.
 func ContentDisposition(name string, inline bool) string {
 	kind := "attachment"
@@ -102,4 +102,3 @@ func encodeRFC5987(s string) string {
 	}
 	return b.String()
 }
-

@@ -22,8 +22,8 @@ const (
 	AccessKey    Key = "access_key_id" // AWS access key id
 	SecretKey    Key = "secret_access_key"
 	SessionToken Key = "session_token"
-	PublicLinks  Key = "public_links"  // true: the bucket is deliberately public; url may print plain links
-	SSE          Key = "sse"           // "", "s3" or "kms": server-side encryption of uploads
+	PublicLinks  Key = "public_links" // true: the bucket is deliberately public; url may print plain links
+	SSE          Key = "sse"          // "", "s3" or "kms": server-side encryption of uploads
 	SSEKMSKeyID  Key = "sse_kms_key_id"
 	LockMode     Key = "object_lock_mode"      // "", "governance" or "compliance"
 	LockPeriod   Key = "object_lock_retention" // a duration such as 720h or 30d

@@ -86,6 +86,9 @@ func newApp(e *env) *cli.App {
 	commands = append(commands, refuseCommands()...)
 	for _, c := range commands {
 		c.Flags = append(c.Flags, storeFlags()...)
+		if c.OnUsageError == nil {
+			c.OnUsageError = usageErrorHandler
+		}
 	}
 	return &cli.App{
 		Name:                 "casctl",
@@ -98,14 +101,15 @@ func newApp(e *env) *cli.App {
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to codes
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageError{err}
-		},
+		OnUsageError:         usageErrorHandler,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "casctl: unknown command %q; see casctl --help\n", name)
 		},
 	}
 }
+
+// usageErrorHandler makes a bad flag value exit with exitUsage.
+func usageErrorHandler(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // loadConfig resolves the configuration from the command's flags and the
 // environment.

@@ -189,3 +189,9 @@ func TestNotFound(t *testing.T) {
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, "missing-file")
 }
+
+func TestBadFlagValueIsUsage(t *testing.T) {
+	c := newCLI(t)
+	r := c.run(nil, "put", "--no-such-flag", "x")
+	assert.Equal(t, exitUsage, r.code, r.stderr)
+}
