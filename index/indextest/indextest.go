@@ -61,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentOpen", func(t *testing.T) { testConcurrentOpen(t, h) })
 	t.Run("AppendOnly", func(t *testing.T) { testAppendOnly(t, h) })
 	runImportsAndSwitch(t, h)
+	runVerifyLog(t, h)
 }
 
 // MustOpen opens the index at loc for Store and closes it when tb ends.
