@@ -86,12 +86,12 @@ type Problem struct {
 
 // Summary counts what Copy did.
 type Summary struct {
-	Blobs          int64     `json:"blobs"`      // blobs considered
-	Bytes          int64     `json:"bytes"`      // bytes read from the source and verified
-	Copied         int64     `json:"copied"`     // blobs stored at the destination by this run
-	Present        int64     `json:"present"`    // blobs the destination held already
-	Failed         int64     `json:"failed"`     // see Problems
-	Seconds        float64   `json:"seconds"`    // the run's time
+	Blobs          int64     `json:"blobs"`   // blobs considered
+	Bytes          int64     `json:"bytes"`   // bytes read from the source and verified
+	Copied         int64     `json:"copied"`  // blobs stored at the destination by this run
+	Present        int64     `json:"present"` // blobs the destination held already
+	Failed         int64     `json:"failed"`  // see Problems
+	Seconds        float64   `json:"seconds"` // the run's time
 	BytesPerSecond float64   `json:"bytes_per_second"`
 	Problems       []Problem `json:"problems,omitempty"`
 }

@@ -125,4 +125,3 @@ func printCopySummary(w io.Writer, s transfer.Summary, to string) {
 		time.Duration(s.Seconds*float64(time.Second)).Round(time.Millisecond), progress.Bytes(int64(s.BytesPerSecond)))
 	fmt.Fprintf(w, "  copied %d, already there %d, failed %d\n", s.Copied, s.Present, s.Failed)
 }
-
