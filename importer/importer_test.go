@@ -157,7 +157,7 @@ func TestManifestOddNames(t *testing.T) {
 	backends(t, func(t *testing.T, b cas.Backend) {
 		dir := t.TempDir()
 		files := map[string]string{
-			"files/résumé 📎.pdf":    "résumé",
+			"files/résumé 📎.pdf":     "résumé",
 			"files/with,comma\".txt": "comma",
 			"files/line\nbreak":      "newline",
 			"files/日本語.txt":          "日本語",
