@@ -268,6 +268,7 @@ type verifier struct {
 	strays    []string
 	leftovers []string
 	skipped   int64
+	firstErr  error // owned by the collector
 }
 
 func (v *verifier) total(items, bytes int64) {
@@ -338,7 +339,7 @@ func (v *verifier) run(parent context.Context) error {
 		return fmt.Errorf("verify: %w", feedErr)
 	}
 	if v.rep.Errors > 0 {
-		return fmt.Errorf("verify: %d blobs could not be checked, the first: %s", v.rep.Errors, v.rep.ErrorList[0].Error)
+		return fmt.Errorf("verify: %d blobs could not be checked, the first: %w", v.rep.Errors, v.firstErr)
 	}
 	return nil
 }
@@ -375,6 +376,9 @@ func (v *verifier) collect(ctx, parent context.Context, results <-chan VerifyRes
 				continue // stopped mid-check: no finding
 			}
 			v.rep.Errors++
+			if v.firstErr == nil {
+				v.firstErr = res.err
+			}
 			v.rep.ErrorList = append(v.rep.ErrorList, VerifyError{Digest: res.Digest, Error: res.err.Error()})
 			if v.o.Progress != nil {
 				v.o.Progress.AddItem()
@@ -613,23 +617,25 @@ func (v *verifier) check(ctx context.Context, it verifyItem, buf []byte) VerifyR
 		res.Detail = fmt.Sprintf("stored %d bytes, indexed %d", info.Size, it.size)
 		return res
 	}
-	r := NewReader(rc, it.d, info.Size)
+	// Count what comes from the store, not what the verifying reader hands
+	// on: it withholds the last bytes of a corrupt blob.
+	var counted io.Reader = rc
+	if v.o.Progress != nil {
+		counted = countingReader{rc, v.o.Progress.AddBytes}
+	}
+	n := &countingReader{counted, func(k int64) { res.BytesRead += k }}
+	r := NewReader(io.NopCloser(n), it.d, info.Size)
 	for {
-		n, err := r.Read(buf)
-		res.BytesRead += int64(n)
-		if n > 0 && v.o.Progress != nil {
-			v.o.Progress.AddBytes(int64(n))
-		}
-		if err == io.EOF {
+		_, err := r.Read(buf)
+		switch {
+		case err == io.EOF:
 			res.Outcome = OutcomeOK
 			return res
-		}
-		if errors.Is(err, ErrCorrupt) {
+		case errors.Is(err, ErrCorrupt):
 			res.Outcome = OutcomeCorrupt
-			res.Detail = err.Error()
+			res.Detail = strings.TrimPrefix(err.Error(), "read "+it.d.Short()+": ")
 			return res
-		}
-		if err != nil {
+		case err != nil:
 			res.err = fmt.Errorf("read %s: %w", it.d.Short(), err)
 			return res
 		}

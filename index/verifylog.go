@@ -120,29 +120,35 @@ func cleanDetail(s string) string {
 	return s
 }
 
-const lastOKQuery = `SELECT MAX(verified_ns) FROM verifications
-	WHERE digest = ? AND outcome = 'ok' AND store = (SELECT MAX(id) FROM stores)`
+// lastQuery reads, for one blob in the current store, the newest OK check
+// (of the method asked for) and the newest check that found a problem.
+func lastQuery(deep bool) string {
+	method := ""
+	if deep {
+		method = ` AND method = 'content'`
+	}
+	const cur = `digest = ? AND store = (SELECT MAX(id) FROM stores)`
+	return `SELECT (SELECT MAX(verified_ns) FROM verifications WHERE ` + cur + ` AND outcome = 'ok'` + method + `),
+		(SELECT MAX(verified_ns) FROM verifications WHERE ` + cur + ` AND outcome <> 'ok')`
+}
 
 // LastVerifiedOK returns when the blob was last found OK in the index's
-// current store (with deep, by reading its content only), or the zero time
-// when never.
+// current store (with deep, by reading its content), or the zero time when
+// never, or when a later check of any kind found a problem: a blob is
+// vouched for only until something goes wrong with it.
 func (ix *Index) LastVerifiedOK(ctx context.Context, d cas.Digest, deep bool) (time.Time, error) {
-	q := lastOKQuery
-	if deep {
-		q += ` AND method = 'content'`
-	}
-	var ns sql.NullInt64
-	st, err := ix.st.get(ctx, q)
+	var ok, bad sql.NullInt64
+	st, err := ix.st.get(ctx, lastQuery(deep))
 	if err == nil {
-		err = st.QueryRowContext(ctx, d.String()).Scan(&ns)
+		err = st.QueryRowContext(ctx, d.String(), d.String()).Scan(&ok, &bad)
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("index: last verification of %s: %w", d.Short(), ix.d.classify(err))
 	}
-	if !ns.Valid {
+	if !ok.Valid || bad.Valid && bad.Int64 >= ok.Int64 {
 		return time.Time{}, nil
 	}
-	return fromNanos(ns.Int64), nil
+	return fromNanos(ok.Int64), nil
 }
 
 // Verifications returns the blob's verification log, oldest first, for

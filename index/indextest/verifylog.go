@@ -91,23 +91,36 @@ func testVerifyLog(t *testing.T, h Harness) {
 	if err := ix.RecordVerifications(ctx, log); err != nil {
 		t.Fatal(err)
 	}
-	// The newest OK counts, a later problem does not erase it; deep asks
-	// for content checks only.
+	// A later problem voids earlier OKs; deep asks for content checks.
 	for _, c := range []struct {
 		d    cas.Digest
 		deep bool
 		want time.Time
-	}{{a, false, t0.Add(time.Hour)}, {a, true, t0}, {b, false, time.Time{}}} {
+	}{{a, false, time.Time{}}, {a, true, time.Time{}}, {b, false, time.Time{}}} {
+		got, err := ix.LastVerifiedOK(ctx, c.d, c.deep)
+		if err != nil || !got.Equal(c.want) {
+			t.Fatalf("last OK of %s (deep %v) = %v, %v; want %v", c.d.Short(), c.deep, got, err, c.want)
+		}
+	}
+	// Fixed and checked again: the newest OK counts.
+	if err := ix.RecordVerifications(ctx, []cas.Verification{{Digest: a, Time: t0.Add(3 * time.Hour), Method: cas.MethodSize, Outcome: cas.OutcomeOK}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		d    cas.Digest
+		deep bool
+		want time.Time
+	}{{a, false, t0.Add(3 * time.Hour)}, {a, true, time.Time{}}} {
 		got, err := ix.LastVerifiedOK(ctx, c.d, c.deep)
 		if err != nil || !got.Equal(c.want) {
 			t.Fatalf("last OK of %s (deep %v) = %v, %v; want %v", c.d.Short(), c.deep, got, err, c.want)
 		}
 	}
 	hist, err := ix.Verifications(ctx, a)
-	if err != nil || len(hist) != 3 {
+	if err != nil || len(hist) != 4 {
 		t.Fatalf("history = %+v, %v", hist, err)
 	}
-	for i, v := range hist {
+	for i, v := range hist[:3] {
 		if !v.Time.Equal(log[i].Time) || v.Digest != log[i].Digest || v.Method != log[i].Method ||
 			v.Outcome != log[i].Outcome || v.Detail != log[i].Detail {
 			t.Fatalf("entry %d = %+v, want %+v", i, v, log[i])
@@ -154,7 +167,7 @@ func testVerifyLog(t *testing.T, h Harness) {
 	if got, err := ix.LastVerifiedOK(ctx, a, false); err != nil || !got.IsZero() {
 		t.Fatalf("after a store switch: last OK %v, %v", got, err)
 	}
-	if hist, _ := ix.Verifications(ctx, a); len(hist) != 3 {
+	if hist, _ := ix.Verifications(ctx, a); len(hist) != 4 {
 		t.Fatalf("history lost in a switch: %d entries", len(hist))
 	}
 	// A read-only index refuses to record.
