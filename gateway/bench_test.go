@@ -15,7 +15,7 @@ import (
 // BenchmarkSmallBlobs: 4 KiB blobs by signed link, verified, over loopback
 // from parallel clients.
 func BenchmarkSmallBlobs(b *testing.B) {
-	g := newGW(b, func(o *Options) { o.Logger = nil })
+	g := newGW(b, func(o *Options) { o.Logger, o.AccessLog = nil, io.Discard })
 	var links []string
 	for i := 0; i < 256; i++ {
 		d := g.attach(b, "T", fmt.Sprintf("f%d", i), "application/octet-stream", randBytes(4096))
@@ -44,7 +44,7 @@ func BenchmarkSmallBlobs(b *testing.B) {
 
 // BenchmarkLargeBlob: one 256 MiB blob, hashed as it streams.
 func BenchmarkLargeBlob(b *testing.B) {
-	g := newGW(b, func(o *Options) { o.Logger = nil })
+	g := newGW(b, func(o *Options) { o.Logger, o.AccessLog = nil, io.Discard })
 	const size = 256 << 20
 	res, err := g.store.Put(context.Background(), io.LimitReader(zeroReader{}, size), cas.PutOptions{})
 	if err != nil {

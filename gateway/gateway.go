@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ const (
 	DefaultMaxUploads     = 4
 	DefaultRedirectExpiry = 5 * time.Minute
 	defaultVerifiedCache  = 10000
+	defaultMetaCache      = 100000
 )
 
 // Options configure a Handler.
@@ -57,8 +59,12 @@ type Options struct {
 	Redirect bool
 	// RedirectExpiry is the lifetime of those presigned URLs.
 	RedirectExpiry time.Duration
-	// Logger receives the access log (one line per request, with no token
-	// or signature) and verification failures. Nil: nothing is logged.
+	// AccessLog receives one line per request (time, client, method, path
+	// with the signature redacted, status, bytes out and in, duration,
+	// route), each in a single Write; tokens are never in it. Nil: none.
+	AccessLog io.Writer
+	// Logger receives events: verification failures, store errors. Nil:
+	// nothing is logged.
 	Logger *slog.Logger
 }
 
@@ -72,6 +78,7 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *metrics
 	verified *verifiedCache
+	meta     *metaCache
 	uploads  chan struct{}
 }
 
@@ -98,6 +105,7 @@ func New(store *cas.Store, ix Index, opts Options) (*Handler, error) {
 		log:      opts.Logger,
 		metrics:  newMetrics(),
 		verified: newVerifiedCache(defaultVerifiedCache),
+		meta:     newMetaCache(defaultMetaCache),
 		uploads:  make(chan struct{}, opts.MaxUploads),
 	}
 	if h.log == nil {
@@ -143,9 +151,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if aborted != nil {
 			status = 0 // cut off
 		}
-		h.metrics.observe(route, status, rec.n, in.n, time.Since(start))
-		h.log.Info("request", "method", r.Method, "path", loggablePath(r.URL), "status", status,
-			"bytes_out", rec.n, "bytes_in", in.n, "ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
+		el := time.Since(start)
+		h.metrics.observe(route, status, rec.n, in.n, el)
+		if h.opts.AccessLog != nil {
+			h.opts.AccessLog.Write(accessLine(start, r, status, rec.n, in.n, el, route))
+		}
 		if aborted != nil {
 			panic(aborted)
 		}
@@ -260,17 +270,64 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-// loggablePath is the request's path and query without the signature.
+// loggablePath is the request's path and query with the signature
+// replaced by REDACTED.
 func loggablePath(u *url.URL) string {
 	p := u.EscapedPath()
 	if u.RawQuery == "" {
 		return p
 	}
-	q := u.Query()
-	if q.Has(paramSig) {
-		q.Set(paramSig, "REDACTED")
+	var b strings.Builder
+	b.Grow(len(p) + 1 + len(u.RawQuery))
+	b.WriteString(p)
+	for i, kv := range strings.Split(u.RawQuery, "&") {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		k, _, _ := strings.Cut(kv, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == paramSig || err != nil {
+			b.WriteString(paramSig + "=REDACTED")
+			continue
+		}
+		b.WriteString(kv)
 	}
-	return p + "?" + q.Encode()
+	return b.String()
+}
+
+// accessLine formats one access log line.
+func accessLine(start time.Time, r *http.Request, status int, out, in int64, el time.Duration, route string) []byte {
+	b := make([]byte, 0, 256)
+	b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, ' ')
+	b = appendSafe(b, r.RemoteAddr)
+	b = append(b, ' ')
+	b = appendSafe(b, r.Method)
+	b = append(b, ' ')
+	b = appendSafe(b, loggablePath(r.URL))
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, out, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, in, 10)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, el.Seconds()*1000, 'f', 3, 64)
+	b = append(b, "ms "...)
+	b = append(b, route...)
+	return append(b, '\n')
+}
+
+// appendSafe appends s, quoted when it holds anything but printable ASCII
+// without spaces, so a request can never forge log lines.
+func appendSafe(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == '"' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	return append(b, s...)
 }
 
 // recorder notes the status and the body bytes written.

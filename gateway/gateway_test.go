@@ -87,7 +87,7 @@ func newGW(t testing.TB, mod func(*Options)) *gw {
 		handler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(g.srv.Close)
-	opts := Options{UploadToken: testToken, Logger: slog.New(slog.NewTextHandler(g.log, nil))}
+	opts := Options{UploadToken: testToken, AccessLog: g.log, Logger: slog.New(slog.NewTextHandler(g.log, nil))}
 	if mod != nil {
 		mod(&opts)
 	}

@@ -58,9 +58,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 		}
 	} else if ctype == "" && fname == "" && h.ix != nil {
 		// The index knows what the blob was called; the oldest name wins.
-		if atts, err := h.ix.AttachmentsOf(ctx, t.digest); err == nil && len(atts) > 0 {
-			ctype, fname = atts[0].ContentType, atts[0].Name
-		}
+		ctype, fname = h.meta.lookup(ctx, h.ix, t.digest)
 	}
 	inline := q.Get(paramInline) == "1"
 
@@ -88,48 +86,53 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 
+	setHeaders := func(info cas.Info) {
+		if ctype == "" {
+			ctype = info.ContentType
+		}
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		hdr.Set("Content-Type", ctype)
+		hdr.Set("Content-Disposition", cas.ContentDisposition(fname, inline))
+		hdr.Set("Accept-Ranges", "bytes")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Content-Security-Policy", "sandbox")
+	}
+	rg := r.Header.Get("Range")
+	if r.Method == http.MethodGet && (rg == "" || !ifRange(r.Header.Get("If-Range"), etag)) {
+		h.serveFull(w, r, t.digest, setHeaders)
+		return
+	}
 	info, err := h.store.Stat(ctx, t.digest)
 	if err != nil {
 		h.readError(w, r, err)
 		return
 	}
-	if ctype == "" {
-		ctype = info.ContentType
-	}
-	if ctype == "" {
-		ctype = "application/octet-stream"
-	}
-	hdr.Set("Content-Type", ctype)
-	hdr.Set("Content-Disposition", cas.ContentDisposition(fname, inline))
-	hdr.Set("Accept-Ranges", "bytes")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", "sandbox")
-
+	setHeaders(info)
 	if r.Method == http.MethodHead {
 		hdr.Set("Content-Length", strconv.FormatInt(info.Size, 10))
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if rg := r.Header.Get("Range"); rg != "" && ifRange(r.Header.Get("If-Range"), etag) {
-		off, length, ok, satisfiable := parseRange(rg, info.Size)
-		if ok && !satisfiable {
-			hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
-			httpError(w, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
-			return
-		}
-		if ok {
-			h.serveRange(w, r, t.digest, info, off, length)
-			return
-		}
+	off, length, ok, satisfiable := parseRange(rg, info.Size)
+	switch {
+	case ok && !satisfiable:
+		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
+		httpError(w, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
+	case ok:
+		h.serveRange(w, r, t.digest, info, off, length)
+	default:
+		h.serveFull(w, r, t.digest, nil)
 	}
-	h.serveFull(w, r, t.digest)
 }
 
 // serveFull streams the whole blob, hashing it as it goes. The verifying
 // reader withholds the last bytes until the digest matched, so on a
 // mismatch the client has received less than Content-Length when the
 // connection is cut: it can never take a wrong body for a complete one.
-func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest) {
+// setHeaders, when not nil, sets the headers that need the blob's Info.
+func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest, setHeaders func(cas.Info)) {
 	ctx := r.Context()
 	rc, info, err := h.store.Backend().Open(ctx, d, 0, -1)
 	if err != nil {
@@ -137,6 +140,9 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 		return
 	}
 	defer rc.Close()
+	if setHeaders != nil {
+		setHeaders(info)
+	}
 	vr := cas.NewReader(rc, d, info.Size)
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
@@ -160,18 +166,22 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 // the hash is the only limit.
 const pipelineMin = 1 << 20
 
-// copySerial copies vr to w; io.EOF from vr is success.
+// copySerial copies vr to w; io.EOF from vr, or its whole size delivered
+// (vr verified the digest before handing out the last bytes), is success.
+// The size comes from the open file itself, so the read for EOF is saved.
 func copySerial(w io.Writer, vr *cas.Reader) error {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
+	var total int64
 	for {
 		n, err := vr.Read(*buf)
 		if n > 0 {
+			total += int64(n)
 			if _, werr := w.Write((*buf)[:n]); werr != nil {
 				return writeErr{werr}
 			}
 		}
-		if err == io.EOF {
+		if err == io.EOF || (err == nil && total == vr.Size()) {
 			return nil
 		}
 		if err != nil {

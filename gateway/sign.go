@@ -6,9 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/casstore/casstore/cas"
@@ -32,6 +35,7 @@ type Signer struct {
 	keys   *Keyring
 	public bool
 	now    func() time.Time
+	macs   sync.Map // key id -> *sync.Pool of HMAC states
 }
 
 var _ cas.Linker = (*Signer)(nil)
@@ -78,7 +82,7 @@ func (s *Signer) link(path string, opts cas.LinkOptions) (string, error) {
 	k := s.keys.signing()
 	q.Set(paramExpires, strconv.FormatInt(s.now().Add(opts.Expires).Unix(), 10))
 	q.Set(paramKeyID, k.ID)
-	q.Set(paramSig, sign(k.Secret, "GET", path, q))
+	q.Set(paramSig, s.sign(k.ID, k.Secret, "GET", path, q))
 	return s.base + path + "?" + q.Encode(), nil
 }
 
@@ -123,22 +127,27 @@ func escapeSegment(s string) string {
 
 // sign returns the base64url HMAC-SHA256 of method, canonical path and every
 // query parameter but sig (sorted; exp and kid among them), so no parameter
-// can be added, dropped or changed.
-func sign(secret []byte, method, path string, q url.Values) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("casstore-gateway-v1\n"))
-	m.Write([]byte(method))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(path))
-	m.Write([]byte{'\n'})
+// can be added, dropped or changed. HMAC states are pooled per key (a key
+// id always names the same secret).
+func (s *Signer) sign(kid string, secret []byte, method, path string, q url.Values) string {
+	pool, _ := s.macs.LoadOrStore(kid, &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }})
+	m := pool.(*sync.Pool).Get().(hash.Hash)
+	defer pool.(*sync.Pool).Put(m)
+	m.Reset()
+	io.WriteString(m, "casstore-gateway-v1\n")
+	io.WriteString(m, method)
+	io.WriteString(m, "\n")
+	io.WriteString(m, path)
+	io.WriteString(m, "\n")
 	rest := make(url.Values, len(q))
 	for k, v := range q {
 		if k != paramSig {
 			rest[k] = v
 		}
 	}
-	m.Write([]byte(rest.Encode()))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	io.WriteString(m, rest.Encode())
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
 }
 
 // verify checks a request's signature. It says only yes or no: the 403 must
@@ -160,6 +169,6 @@ func (s *Signer) verify(method, path string, q url.Values) bool {
 	if !ok {
 		return false
 	}
-	want := sign(secret, method, path, q)
+	want := s.sign(kid, secret, method, path, q)
 	return hmac.Equal([]byte(sig), []byte(want))
 }

@@ -126,6 +126,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, att *cas.Attach
 			return
 		}
 		out.Attachment = &rec[0]
+		h.meta.forget(res.Digest)
 	}
 	status := http.StatusOK
 	if res.New {
