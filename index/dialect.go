@@ -40,11 +40,27 @@ type dialect struct {
 	// lock serialises schema migration across processes for the life of
 	// conn; SQLite relies on BEGIN IMMEDIATE instead.
 	lock func(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
+	// txLock, if set, is taken first in each transaction that migrates
+	// or appends to the store history after reading it, and held until
+	// the transaction ends (PostgreSQL: pg_advisory_xact_lock). SQLite's
+	// BEGIN IMMEDIATE serialises those already.
+	txLock func(ctx context.Context, tx *sql.Tx) error
 	// check puts the database in the mode the index needs and verifies
 	// the settings the DSN asked for (SQLite: WAL, foreign keys).
 	check func(ctx context.Context, db *sql.DB, readOnly bool) error
 	// classify maps an engine error onto the cas sentinels (nil stays nil).
 	classify func(err error) error
+	// retryable, if set, reports failures after which a write
+	// transaction is tried again (see retry).
+	retryable func(err error) bool
+}
+
+// lockTx takes the dialect's txLock in tx, if it has one.
+func (d *dialect) lockTx(ctx context.Context, tx *sql.Tx) error {
+	if d.txLock == nil {
+		return nil
+	}
+	return d.txLock(ctx, tx)
 }
 
 // querier is what *sql.DB, *sql.Conn and *sql.Tx share.
@@ -57,6 +73,9 @@ type target struct {
 	dialect *dialect
 	path    string // for Path() and messages: the absolute file (SQLite)
 	dsn     string // what sql.Open is given
+	// connect, if set, opens the database instead of sql.Open (a server
+	// engine: nothing on the local file system).
+	connect func() (*sql.DB, error)
 }
 
 // parseTarget is the one place that understands index locations:
@@ -64,16 +83,18 @@ type target struct {
 //	/abs/path/index.db, rel/path.db   a SQLite file
 //	sqlite:///abs/path, sqlite:rel    the same as a URL
 //	file:///abs/path, file:rel        the same
-//
-// postgres:// and postgresql:// are reserved for the PostgreSQL index.
+//	postgres://..., postgresql://...  a PostgreSQL database (postgres.go)
 func parseTarget(loc string, readOnly bool) (target, error) {
 	if loc == "" {
 		return target{}, errors.New("no index location given")
 	}
+	if isPostgres(loc) {
+		return parsePostgres(loc, readOnly)
+	}
 	p := loc
 	switch scheme, _, _ := strings.Cut(loc, ":"); strings.ToLower(scheme) {
 	case "postgres", "postgresql":
-		return target{}, fmt.Errorf("%s: PostgreSQL index: %w", redact(loc), cas.ErrNotSupported)
+		return target{}, fmt.Errorf("%s: a PostgreSQL index is a URL: postgres://[user@]host[:port]/database: %w", redact(loc), cas.ErrNotSupported)
 	case "sqlite", "file":
 		u, err := url.Parse(loc)
 		if err != nil {

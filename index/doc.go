@@ -14,10 +14,10 @@
 // engines is a small dialect (driver, placeholders, migration lock, settings
 // checks, error classification), and each engine has its own migrations in
 // package migrations, applied in order when the index is opened. SQLite is
-// the engine today: one file in WAL mode, shared safely by the processes of
-// one machine. PostgreSQL, for many machines, is meant to follow as a
-// second dialect without changes to callers; the engine-independent test
-// suite is in index/indextest.
+// the embedded default: one file in WAL mode, shared safely by the
+// processes of one machine. PostgreSQL (a postgres:// location; see
+// postgres.go) serves many application servers sharing one index; both
+// engines pass the suite in index/indextest.
 //
 // Errors wrap the cas sentinels (cas.ErrNotFound, cas.ErrEmptyTxn,
 // cas.ErrImmutable, cas.ErrConflict, cas.ErrStoreMismatch) or this

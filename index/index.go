@@ -46,7 +46,9 @@ func WithMigrations(fsys fs.FS) Option { return func(o *options) { o.migrations 
 
 // Open opens the index at location, creating it (and its parent
 // directories) and applying pending migrations as needed. location is a
-// file path, sqlite:///abs/path or file:///abs/path.
+// file path, sqlite:///abs/path or file:///abs/path, or a PostgreSQL URL
+// (postgres://user@host:port/database, completed from PGHOST, PGUSER, ...
+// and ~/.pgpass as by libpq).
 //
 // store is the Location() of the blob store the index serves. A new index
 // records it; an index that belongs to another store is refused with an
@@ -77,14 +79,19 @@ func open(ctx context.Context, t target, store string, o options) (*Index, error
 	if err != nil {
 		return nil, err
 	}
-	if o.readOnly {
-		if _, err := os.Stat(t.path); err != nil {
+	var db *sql.DB
+	if t.connect != nil {
+		db, err = t.connect()
+	} else {
+		if o.readOnly {
+			if _, err := os.Stat(t.path); err != nil {
+				return nil, err
+			}
+		} else if err := ensureDir(t.path); err != nil {
 			return nil, err
 		}
-	} else if err := ensureDir(t.path); err != nil {
-		return nil, err
+		db, err = sql.Open(d.driver, t.dsn)
 	}
-	db, err := sql.Open(d.driver, t.dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +128,7 @@ func (ix *Index) init(ctx context.Context, store string, ms []migration) error {
 }
 
 // Path returns where the index lives: the absolute file path of a SQLite
-// index.
+// index, the URL of a PostgreSQL one without its password.
 func (ix *Index) Path() string { return ix.where }
 
 // Close releases the index. It does not wait for other users' calls.
@@ -241,11 +248,23 @@ func (ix *Index) recordFirstStore(ctx context.Context, store string) (string, er
 	if err != nil {
 		return "", err
 	}
+	var cur string
+	err = retry(ctx, ix.d, func() (err error) {
+		cur, err = ix.recordFirstStoreTx(ctx, store)
+		return err
+	})
+	return cur, err
+}
+
+func (ix *Index) recordFirstStoreTx(ctx context.Context, store string) (string, error) {
 	tx, err := ix.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
 	}
 	defer tx.Rollback()
+	if err := ix.d.lockTx(ctx, tx); err != nil {
+		return "", err
+	}
 	cur, err := currentStore(ctx, tx)
 	if err != nil || cur != "" {
 		return cur, err

@@ -133,6 +133,9 @@ func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration
 		return 0, d.classify(err)
 	}
 	defer tx.Rollback()
+	if err := d.lockTx(ctx, tx); err != nil {
+		return 0, fmt.Errorf("migration lock: %w", d.classify(err))
+	}
 	cur, err := schemaVersion(ctx, d, tx)
 	if err != nil {
 		return 0, err

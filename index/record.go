@@ -139,6 +139,16 @@ func (ix *Index) record(ctx context.Context, atts []cas.Attachment, then func(ct
 	if err != nil {
 		return nil, err
 	}
+	var out []cas.Attachment
+	err = retry(ctx, ix.d, func() (err error) {
+		out, err = ix.recordTx(ctx, atts, then)
+		return err
+	})
+	return out, err
+}
+
+// recordTx is one attempt of record.
+func (ix *Index) recordTx(ctx context.Context, atts []cas.Attachment, then func(ctx context.Context, tx *sql.Tx, recorded []cas.Attachment, ns int64) error) ([]cas.Attachment, error) {
 	tx, err := ix.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err

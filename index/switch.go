@@ -39,6 +39,9 @@ func (ix *Index) switchStore(ctx context.Context, from, to string, checked int64
 		return err
 	}
 	defer tx.Rollback()
+	if err := ix.d.lockTx(ctx, tx); err != nil {
+		return err
+	}
 	cur, err := currentStore(ctx, tx)
 	if err != nil {
 		return err
