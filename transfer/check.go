@@ -40,7 +40,7 @@ func Check(ctx context.Context, ix *index.Index, dst cas.Backend, opts Options) 
 		defer mu.Unlock()
 		res.Checked++
 		if missing != nil {
-			res.Missing = append(res.Missing, Problem{b.Digest, missing.Error()})
+			res.Missing = append(res.Missing, Problem{b.Digest, missing.Error(), missing})
 		}
 		opts.Bar.AddItem()
 		opts.Bar.AddBytes(b.Size)

@@ -82,7 +82,11 @@ func DefaultJobs() int { return max(8, 4*runtime.NumCPU()) }
 type Problem struct {
 	Digest cas.Digest `json:"digest"`
 	Error  string     `json:"error"`
+	err    error
 }
+
+// Err returns the problem's error, for errors.Is.
+func (p Problem) Err() error { return p.err }
 
 // Summary counts what Copy did.
 type Summary struct {
@@ -118,7 +122,7 @@ func Copy(ctx context.Context, from, to *cas.Store, src Source, opts Options) (S
 		switch {
 		case err != nil:
 			sum.Failed++
-			sum.Problems = append(sum.Problems, Problem{b.Digest, err.Error()})
+			sum.Problems = append(sum.Problems, Problem{b.Digest, err.Error(), err})
 		case copied:
 			sum.Copied++
 		default:

@@ -78,7 +78,7 @@ func runCopy(c *cli.Context, e *env) error {
 	bar.Finish()
 	if digests != nil && len(sum.Problems) == 1 && runErr == nil {
 		// One blob asked for: its own error and exit code.
-		return fmt.Errorf("copy: %s", sum.Problems[0].Error)
+		return fmt.Errorf("copy: %w", sum.Problems[0].Err())
 	}
 	for _, p := range sum.Problems {
 		fmt.Fprintf(e.stderr, "casctl: copy: %s: %s\n", p.Digest, p.Error)
