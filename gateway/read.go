@@ -134,7 +134,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 // setHeaders, when not nil, sets the headers that need the blob's Info.
 func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest, setHeaders func(cas.Info)) {
 	ctx := r.Context()
-	rc, info, err := h.store.Backend().Open(ctx, d, 0, -1)
+	rc, info, err := h.openFull(ctx, d)
 	if err != nil {
 		h.readError(w, r, err)
 		return
@@ -314,7 +314,7 @@ func (h *Handler) serveRange(w http.ResponseWriter, r *http.Request, d cas.Diges
 
 // verifyWhole hashes the whole blob and returns the Info it verified.
 func (h *Handler) verifyWhole(ctx context.Context, d cas.Digest) (cas.Info, error) {
-	rc, info, err := h.store.Backend().Open(ctx, d, 0, -1)
+	rc, info, err := h.openFull(ctx, d)
 	if err != nil {
 		return cas.Info{}, err
 	}
