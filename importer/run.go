@@ -39,7 +39,7 @@ type Options struct {
 
 // DefaultJobs is the number of workers Run uses by default: enough to
 // keep the disk, the CPUs hashing and the round trips to a store busy.
-func DefaultJobs() int { return max(8, 4*runtime.NumCPU()) }
+func DefaultJobs() int { return max(16, 8*runtime.NumCPU()) }
 
 // Action says what Run did with a file.
 type Action string
