@@ -278,3 +278,92 @@ func retry(ctx context.Context, d *dialect, fn func() error) error {
 		wait *= 2
 	}
 }
+
+// ConnSetting is one PostgreSQL connection setting and where it came from.
+type ConnSetting struct {
+	Name   string `json:"name"`            // host, port, user, database, sslmode, password
+	Value  string `json:"value,omitempty"` // never the password: "set" or ""
+	Source string `json:"source"`          // "URL", "env PGHOST", "file ~/.pgpass", "default"
+}
+
+// PostgresSettings explains how a PostgreSQL location resolves: each
+// setting's value and whether it came from the URL, a libpq environment
+// variable (looked up with lookup, normally os.LookupEnv: pgx reads the
+// process environment), the password file, or a default. The password is
+// reported as set or not, never shown.
+func PostgresSettings(loc string, lookup func(string) (string, bool)) ([]ConnSetting, error) {
+	if !isPostgres(loc) {
+		return nil, fmt.Errorf("index: %s is not a PostgreSQL URL", redact(loc))
+	}
+	cfg, err := pgx.ParseConfig(loc)
+	if err != nil {
+		return nil, fmt.Errorf("index: %s: invalid PostgreSQL URL: %s", redact(loc), scrub(err.Error(), loc))
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return nil, fmt.Errorf("index: %s: invalid PostgreSQL URL", redact(loc))
+	}
+	q := u.Query()
+	inURL := map[string]bool{
+		"host":     u.Hostname() != "" || q.Has("host"),
+		"port":     u.Port() != "" || q.Has("port"),
+		"user":     (u.User != nil && u.User.Username() != "") || q.Has("user"),
+		"database": strings.TrimPrefix(u.Path, "/") != "" || q.Has("dbname"),
+		"sslmode":  q.Has("sslmode"),
+		"password": q.Has("password"),
+	}
+	if u.User != nil {
+		_, inURL["password"] = u.User.Password()
+		inURL["password"] = inURL["password"] || q.Has("password")
+	}
+	envOf := map[string]string{"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "database": "PGDATABASE", "sslmode": "PGSSLMODE", "password": "PGPASSWORD"}
+	sslmode := q.Get("sslmode")
+	if sslmode == "" {
+		sslmode, _ = lookup("PGSSLMODE")
+	}
+	if sslmode == "" {
+		sslmode = "prefer"
+	}
+	values := map[string]string{
+		"host": cfg.Host, "port": strconv.Itoa(int(cfg.Port)), "user": cfg.User, "database": cfg.Database, "sslmode": sslmode,
+	}
+	if cfg.Password != "" {
+		values["password"] = "set"
+	}
+	var out []ConnSetting
+	for _, name := range []string{"host", "port", "user", "database", "sslmode", "password"} {
+		s := ConnSetting{Name: name, Value: values[name], Source: "default"}
+		if v, ok := lookup(envOf[name]); ok && v != "" {
+			s.Source = "env " + envOf[name]
+		}
+		if inURL[name] {
+			s.Source = "URL"
+		}
+		if name == "password" && s.Source == "default" {
+			s.Source = "none"
+			if cfg.Password != "" {
+				s.Source = "file " + passFile(lookup)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// passFile is where libpq looks for passwords.
+func passFile(lookup func(string) (string, bool)) string {
+	if p, ok := lookup("PGPASSFILE"); ok && p != "" {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".pgpass")
+	}
+	return "~/.pgpass"
+}
+
+// IsPostgres reports whether an index location names a PostgreSQL
+// database.
+func IsPostgres(loc string) bool { return isPostgres(loc) }
+
+// Redact returns an index location fit to print: without its password.
+func Redact(loc string) string { return redact(loc) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,5 +207,156 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 	if st, _ := o.Stats(ctx); st.Attachments != 0 {
 		t.Fatalf("refused copy wrote %+v", st)
+	}
+}
+
+// TestPGChild is a writer process of the multi-process tests: it does what
+// CASSTORE_PG_CHILD says on the index at CASSTORE_PG_LOC, starting at the
+// instant CASSTORE_PG_AT (unix ns), and prints "ok".
+func TestPGChild(t *testing.T) {
+	what := os.Getenv("CASSTORE_PG_CHILD")
+	if what == "" {
+		t.Skip("a child process of the multi-process tests")
+	}
+	ctx := context.Background()
+	loc, id := os.Getenv("CASSTORE_PG_LOC"), os.Getenv("CASSTORE_PG_ID")
+	at, _ := strconv.ParseInt(os.Getenv("CASSTORE_PG_AT"), 10, 64)
+	time.Sleep(time.Until(time.Unix(0, at)))
+	ix, err := index.Open(ctx, loc, indextest.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	switch what {
+	case "open":
+	case "write":
+		// Each round: one attachment every process sends at once, and one
+		// of its own, as single-row calls; then a batch mixing both.
+		for i := range 40 {
+			if _, err := ix.Record(ctx, []cas.Attachment{indextest.Att("shared", strconv.Itoa(i), "same "+strconv.Itoa(i))}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ix.Record(ctx, []cas.Attachment{indextest.Att("own-"+id, strconv.Itoa(i), "blob "+strconv.Itoa(i%10))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var batch []cas.Attachment
+		for i := range 300 {
+			batch = append(batch, indextest.Att("batch", strconv.Itoa(i), "b"+strconv.Itoa(i)), indextest.Att("batch-"+id, strconv.Itoa(i), "b"+strconv.Itoa(299-i)))
+		}
+		if _, err := ix.Record(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("ok")
+}
+
+// runChildren runs n child processes doing what at the same instant and
+// fails t unless all succeed.
+func runChildren(t *testing.T, n int, what, loc string) {
+	t.Helper()
+	at := time.Now().Add(700 * time.Millisecond).UnixNano() // after every process has started
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*bytes.Buffer, n)
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestPGChild$", "-test.count=1")
+		outs[i] = new(bytes.Buffer)
+		cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		cmds[i].Env = append(os.Environ(), "CASSTORE_PG_CHILD="+what, "CASSTORE_PG_LOC="+loc,
+			"CASSTORE_PG_ID="+strconv.Itoa(i), "CASSTORE_PG_AT="+strconv.FormatInt(at, 10))
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil || !strings.Contains(outs[i].String(), "ok") {
+			t.Errorf("child %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// TestPostgresMigrateProcesses: eight processes open one fresh database
+// at the same instant; each migration is applied once and all succeed.
+func TestPostgresMigrateProcesses(t *testing.T) {
+	loc := pgLocation(t)
+	runChildren(t, 8, "open", loc)
+	ix := indextest.MustOpen(t, loc)
+	ms, err := ix.Migrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if i > 0 && m.Version <= ms[i-1].Version {
+			t.Fatalf("migrations %+v", ms)
+		}
+	}
+	if hist, _ := ix.StoreHistory(context.Background()); len(hist) != 1 {
+		t.Fatalf("store history %+v: want one row", hist)
+	}
+}
+
+// TestPostgresWriterProcesses: writer processes sending the same
+// attachments at the same instant, and their own: exactly one row each,
+// nothing lost.
+func TestPostgresWriterProcesses(t *testing.T) {
+	ctx := context.Background()
+	loc := pgLocation(t)
+	indextest.MustOpen(t, loc).Close() // migrate first: this test is about writes
+	const n = 6
+	runChildren(t, n, "write", loc)
+	ix := indextest.MustOpen(t, loc)
+	for txn, want := range map[string]int{"shared": 40, "own-0": 40, "own-5": 40, "batch": 300, "batch-3": 300} {
+		got, err := ix.Attachments(ctx, txn)
+		if err != nil || len(got) != want {
+			t.Fatalf("%s: %d rows, %v; want %d", txn, len(got), err, want)
+		}
+	}
+	st, err := ix.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// shared 40 + own 40 each + batch 300 + batch-i 300 each.
+	if want := int64(40 + n*40 + 300 + n*300); st.Attachments != want {
+		t.Fatalf("%d attachments, want %d", st.Attachments, want)
+	}
+	if want := int64(40 + 10 + 300); st.Blobs != want {
+		t.Fatalf("%d blobs, want %d", st.Blobs, want)
+	}
+}
+
+// TestPostgresServerRestart: a long-lived *Index reports a stopped server
+// as cas.ErrUnavailable, naming the server but not the password, and works
+// again once the server is back, without being reopened.
+func TestPostgresServerRestart(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.Postgres(t).NewCluster(t)
+	loc := fmt.Sprintf("postgres://casstore:pw-not-shown-42@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+	ix := indextest.MustOpen(t, loc)
+	indextest.MustRecord(t, ix, indextest.Att("T", "before", "1"))
+
+	c.Stop(t)
+	_, err := ix.Record(ctx, []cas.Attachment{indextest.Att("T", "during", "2")})
+	if !errors.Is(err, cas.ErrUnavailable) {
+		t.Fatalf("record with the server stopped: %v", err)
+	}
+	server := fmt.Sprintf("127.0.0.1:%d", c.Port)
+	if msg := err.Error(); !strings.Contains(msg, server) || strings.Contains(msg, "pw-not-shown-42") {
+		t.Fatalf("error %q: want the server named, no password", msg)
+	}
+	if _, err := ix.Attachments(ctx, "T"); !errors.Is(err, cas.ErrUnavailable) {
+		t.Fatalf("read with the server stopped: %v", err)
+	}
+	if _, err := index.Open(ctx, loc, indextest.Store); !errors.Is(err, cas.ErrUnavailable) || strings.Contains(err.Error(), "pw-not-shown-42") {
+		t.Fatalf("open with the server stopped: %v", err)
+	}
+
+	c.Start(t)
+	indextest.MustRecord(t, ix, indextest.Att("T", "after", "3"))
+	got, err := ix.Attachments(ctx, "T")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("after the restart: %v, %v", got, err)
 	}
 }

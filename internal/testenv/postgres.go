@@ -6,11 +6,14 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,4 +135,102 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Cluster is a PostgreSQL server of a test's own, for tests that stop and
+// start it. It runs as the postgres system user when the test runs as root
+// (PostgreSQL refuses root).
+type Cluster struct {
+	Dir  string // owned by the server's user; removed at the end
+	Bin  string
+	Port int
+	URL  string // the superuser casstore on database postgres
+	as   []string
+}
+
+// NewCluster initialises and starts a throwaway cluster (initdb, trust
+// authentication on loopback, socket in its directory). It is stopped by
+// its process id and removed when the test ends.
+func (e *PostgresEnv) NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	if e.Bin == "" {
+		Unavailable(t, "PostgreSQL binaries (%s unset)", EnvPGBin)
+	}
+	dir, err := os.MkdirTemp("", "casstore-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Dir: dir, Bin: e.Bin, Port: freePort(t)}
+	t.Cleanup(func() {
+		c.kill()
+		os.RemoveAll(dir)
+	})
+	if os.Geteuid() == 0 {
+		c.as = []string{"runuser", "-u", "postgres", "--"}
+		if err := exec.Command("chown", "postgres", dir).Run(); err != nil {
+			t.Fatalf("testenv: chown postgres %s: %v", dir, err)
+		}
+		os.Chmod(dir, 0o755)
+	}
+	if out, err := c.command("initdb", "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "casstore").CombinedOutput(); err != nil {
+		t.Fatalf("testenv: initdb: %v\n%s", err, out)
+	}
+	c.URL = fmt.Sprintf("postgres://casstore@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+	c.Start(t)
+	return c
+}
+
+func (c *Cluster) command(name string, args ...string) *exec.Cmd {
+	argv := append(append(append([]string{}, c.as...), filepath.Join(c.Bin, name)), args...)
+	return exec.Command(argv[0], argv[1:]...)
+}
+
+// Start starts the server and waits until it accepts connections.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100", c.Port, c.Dir)
+	out, err := c.command("pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-l", filepath.Join(c.Dir, "log"), "-w", "-o", opts, "start").CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.Dir, "log"))
+		t.Fatalf("testenv: pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+}
+
+// Stop stops the server (fast shutdown: clients are disconnected).
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := c.command("pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-m", "fast", "-w", "stop").CombinedOutput(); err != nil {
+		t.Fatalf("testenv: pg_ctl stop: %v\n%s", err, out)
+	}
+}
+
+// kill stops a running server by the process id in postmaster.pid.
+func (c *Cluster) kill() {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "data", "postmaster.pid"))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || pid <= 0 {
+		return
+	}
+	if p, err := os.FindProcess(pid); err == nil {
+		p.Signal(os.Interrupt) // fast shutdown
+		for range 100 {
+			if p.Signal(syscall.Signal(0)) != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
