@@ -26,8 +26,8 @@ func interspersed(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[i])
-	if cmd == nil || cmd.SkipFlagParsing {
-		return args
+	if cmd == nil || cmd.SkipFlagParsing || len(cmd.Subcommands) > 0 {
+		return args // a subcommand parses its own flags
 	}
 	out := append([]string{}, args[:i+1]...)
 	var flags, positional []string
