@@ -218,17 +218,19 @@ func TestServeHeaderTimeout(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
-// SIGTERM to the real binary lets a download in flight finish.
-func TestServeSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds casctl")
+// TestServeHelperProcess is casctl in a process of its own for
+// TestServeSIGTERM (the test binary re-executed; nothing to build).
+func TestServeHelperProcess(t *testing.T) {
+	if os.Getenv("CASCTL_SERVE_HELPER") != "1" {
+		return
 	}
-	c := newCLI(t)
-	bin := filepath.Join(t.TempDir(), "casctl")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	args := append([]string{"casctl"}, strings.Split(os.Getenv("CASCTL_SERVE_ARGS"), "\n")...)
+	os.Exit(run(context.Background(), args, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv}))
+}
 
+// SIGTERM to a casctl process lets a download in flight finish.
+func TestServeSIGTERM(t *testing.T) {
+	c := newCLI(t)
 	data := make([]byte, 24<<20)
 	for i := range data {
 		data[i] = byte(i * 7)
@@ -237,11 +239,12 @@ func TestServeSIGTERM(t *testing.T) {
 	c.ok("put", c.file("big.bin", data))
 	c.vars["CASCTL_PUBLIC_LINKS"] = "true"
 
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeHelperProcess$")
 	for k, v := range c.vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"), "HOME="+c.dir)
+	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"), "HOME="+c.dir, "CASCTL_SERVE_HELPER=1",
+		"CASCTL_SERVE_ARGS="+strings.Join([]string{"serve", "--listen", "127.0.0.1:0"}, "\n"))
 	stderr := &serveLog{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
