@@ -73,7 +73,9 @@ func runPut(c *cli.Context, e *env) error {
 			total += fi.Size()
 		}
 	}
-	bar := progress.New(e.stderr, "put", int64(len(files)), total)
+	// Bytes count twice: the hashing pass, then the upload (skipped, and
+	// the bar ends early, when the blob is already stored).
+	bar := progress.New(e.stderr, "put", int64(len(files)), 2*total)
 	var outcomes []putOutcome
 	failed := 0
 	for _, f := range files {
