@@ -267,6 +267,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // httpError writes a short JSON error. Messages never carry secrets.
 func httpError(w http.ResponseWriter, status int, msg string) {
+	hdr := w.Header()
+	hdr.Del("ETag") // set before the blob was found; an error is not the blob
+	hdr.Del("Content-Disposition")
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 

@@ -252,8 +252,8 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s: %d, want 400", p, r.status)
 		}
 	}
-	if r := get(t, g.link(t, unknown, cas.LinkOptions{}), nil); r.status != 404 {
-		t.Errorf("unknown: %d", r.status)
+	if r := get(t, g.link(t, unknown, cas.LinkOptions{}), nil); r.status != 404 || r.header.Get("ETag") != "" || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("unknown: %d %v", r.status, r.header)
 	}
 	u, _ := g.signer.LinkAttachment("T1", "missing.txt", cas.LinkOptions{Expires: time.Hour})
 	if r := get(t, u, nil); r.status != 404 {
