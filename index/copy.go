@@ -221,9 +221,9 @@ func checkPrefix(ctx context.Context, stx *sql.Tx, src, dst *Index, table string
 			return 0, err
 		}
 		if !sameRow(dv, sv) {
-			if table == "stores" {
+			if loc := slices.Index(cols, "location"); table == "stores" && !sameRow(dv[loc:loc+1], sv[loc:loc+1]) {
 				return 0, fmt.Errorf("the destination belongs to store %v, the source to %v: %w: %w",
-					showValue(dv[slices.Index(cols, "location")]), showValue(sv[slices.Index(cols, "location")]), ErrCopyDestination, cas.ErrStoreMismatch)
+					showValue(dv[loc]), showValue(sv[loc]), ErrCopyDestination, cas.ErrStoreMismatch)
 			}
 			return 0, fmt.Errorf("table %s: row %d of the destination (id %v) is not the source's: %w", table, n+1, showValue(dv[0]), ErrCopyDestination)
 		}

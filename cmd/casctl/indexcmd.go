@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -198,6 +199,9 @@ func runIndexCopy(c *cli.Context, e *env) error {
 	bar := progress.New(e.stderr, "index copy (batches of rows)", 0, 0)
 	res, err := index.Copy(ctx, src, dst, func(string, int64) { bar.AddItem() })
 	bar.Finish()
+	if errors.Is(err, index.ErrCopyDestination) {
+		return usageError{fmt.Errorf("index copy: %w", err)}
+	}
 	if err != nil {
 		return fmt.Errorf("index copy: %w", err)
 	}

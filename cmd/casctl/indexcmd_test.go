@@ -83,6 +83,17 @@ func TestIndexCopyToPostgres(t *testing.T) {
 	assert.Equal(t, exitUsage, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "belongs to store")
 	assert.NotContains(t, r.stderr, ownerPW)
+	// So is one whose rows are not a copy of this index's.
+	fresh := pg.NewDatabase(t, owner)
+	third := newCLI(t)
+	third.vars["CASCTL_INDEX"] = testenv.As(fresh, owner, ownerPW)
+	third.ok("put", "--txn", "y", third.file("y", []byte("y")))
+	delete(third.vars, "CASCTL_INDEX")
+	third.ok("put", "--txn", "z", third.file("z", []byte("z")))
+	r = third.run(nil, "index", "copy", "--to", testenv.As(fresh, owner, ownerPW))
+	assert.Equal(t, exitUsage, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "not an earlier copy")
+	assert.NotContains(t, r.stderr, "belongs to store", "the same store, recorded at another time")
 }
 
 // TestIndexUnreachable: a PostgreSQL index that cannot be reached exits 6
