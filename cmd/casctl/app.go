@@ -91,8 +91,8 @@ func newApp(e *env) *cli.App {
 		}
 	}
 	return &cli.App{
-		Name:                 "casctl",
-		Usage:                "content-addressed, append-only attachment store",
+		Name:  "casctl",
+		Usage: "content-addressed, append-only attachment store",
 		Description: "Exit codes: 0 ok, 1 other error, 2 usage or configuration, 3 not found, 4 content does not\n" +
 			"match its digest, 5 finished with problems, 6 store or index unreachable, 7 access denied,\n" +
 			"8 refused (the store is append-only), 130 interrupted. README.md has the details.",
