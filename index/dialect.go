@@ -53,6 +53,18 @@ type dialect struct {
 	// retryable, if set, reports failures after which a write
 	// transaction is tried again (see retry).
 	retryable func(err error) bool
+	// chunkRows, if set, replaces the package's chunkRows for Record: a
+	// server engine gains from fewer round trips.
+	chunkRows int
+}
+
+// rowsPerStatement is how many attachments one multi-row statement of
+// Record carries.
+func (d *dialect) rowsPerStatement() int {
+	if d.chunkRows > 0 {
+		return d.chunkRows
+	}
+	return chunkRows
 }
 
 // lockTx takes the dialect's txLock in tx, if it has one.

@@ -147,6 +147,10 @@ func postgresDialect(server string) *dialect {
 		},
 		classify:  func(err error) error { return pgClassify(server, err) },
 		retryable: pgRetryable,
+		// 1000 rows of 5 parameters: a batch of 1000 is four round trips
+		// (BEGIN, blobs, attachments, COMMIT), well under 65535
+		// parameters.
+		chunkRows: 1000,
 	}
 }
 

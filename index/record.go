@@ -157,7 +157,7 @@ func (ix *Index) recordTx(ctx context.Context, atts []cas.Attachment, then func(
 	ns := time.Now().UnixNano()
 	out := make([]cas.Attachment, 0, len(atts))
 	for len(atts) > 0 {
-		chunk := atts[:min(len(atts), chunkRows)]
+		chunk := atts[:min(len(atts), ix.d.rowsPerStatement())]
 		atts = atts[len(chunk):]
 		blobs, err := ix.recordBlobs(ctx, tx, chunk, ns)
 		if err != nil {

@@ -10,6 +10,9 @@
 #                                by 8 writer PROCESSES at once for SECONDS;
 #                                "lost rows" compares what the writers were
 #                                told was recorded with what the index holds
+#   batched rows per CPU-second  the same, per second of processor time used
+#                                by the benchmark and the PostgreSQL server:
+#                                what the engines cost, whatever else runs
 #   lookups/s                    LookupBlob of known digests, 1 and 4 goroutines
 #
 # PostgreSQL runs with fsync on and synchronous_commit=off: like SQLite's
@@ -49,4 +52,4 @@ pg_pid=$(head -1 "$tmp/pg/data/postmaster.pid")
 
 (cd "$root" && go build -o "$tmp/index-bench" ./bench/index)
 echo "index-bench: $rows batched rows, ${secs}s timed phases, $(nproc) cores, PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}')"
-"$tmp/index-bench" -sqlite-dir "$tmp/sqlite" -pg "postgres://casstore@127.0.0.1:$port/postgres?sslmode=disable" -rows "$rows" -seconds "$secs"
+"$tmp/index-bench" -sqlite-dir "$tmp/sqlite" -pg "postgres://casstore@127.0.0.1:$port/postgres?sslmode=disable" -pg-pid "$pg_pid" -rows "$rows" -seconds "$secs"
