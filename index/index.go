@@ -116,6 +116,11 @@ func (ix *Index) init(ctx context.Context, store string, ms []migration) error {
 			return d.classify(err)
 		}
 		if cur == 0 {
+			// An empty database is to a server engine what a missing
+			// file is to SQLite: no index yet.
+			if other, err := d.hasTables(ctx, ix.db); err == nil && !other {
+				return fmt.Errorf("no casstore index in this database: %w", fs.ErrNotExist)
+			}
 			return ErrNotIndex
 		}
 		if err := checkVersion(cur, ms); err != nil {

@@ -433,3 +433,17 @@ func migrationsPlus(t *testing.T, name, sql string) fs.FS {
 	out["postgres/"+name] = &fstest.MapFile{Data: []byte(sql)}
 	return out
 }
+
+// TestPostgresEmptyReadOnly: read-only, an empty database is "no index"
+// (fs.ErrNotExist, as a missing SQLite file), and nothing is created.
+func TestPostgresEmptyReadOnly(t *testing.T) {
+	loc := pgLocation(t)
+	_, err := index.Open(context.Background(), loc, "", index.ReadOnly())
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only open of an empty database: %v", err)
+	}
+	ix := indextest.MustOpen(t, loc)
+	if v, _ := ix.SchemaVersion(context.Background()); v == 0 {
+		t.Fatal("not migrated after a read-write open")
+	}
+}

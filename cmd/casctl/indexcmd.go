@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -87,6 +88,7 @@ type indexInfo struct {
 	Migrations []index.MigrationRecord `json:"migrations"`
 	Stores     []index.StoreRecord     `json:"stores"`
 	Stats      index.Stats             `json:"stats"`
+	Missing    bool                    `json:"missing,omitempty"` // no index there yet
 }
 
 func runIndexInfo(c *cli.Context, e *env) error {
@@ -104,6 +106,10 @@ func runIndexInfo(c *cli.Context, e *env) error {
 	// Read-only: info changes nothing, and works for a role that may only
 	// read.
 	ix, err := index.Open(c.Context, loc, "", index.ReadOnly())
+	if errors.Is(err, fs.ErrNotExist) {
+		info.Missing = true
+		return printIndexInfo(e, info, c.Bool("json"))
+	}
 	if err != nil {
 		return fmt.Errorf("index info: %w", err)
 	}
@@ -121,7 +127,11 @@ func runIndexInfo(c *cli.Context, e *env) error {
 	if info.Stats, err = ix.Stats(ctx); err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	return printIndexInfo(e, info, c.Bool("json"))
+}
+
+func printIndexInfo(e *env, info indexInfo, asJSON bool) error {
+	if asJSON {
 		return printJSON(e.stdout, info)
 	}
 	w := e.stdout
@@ -133,6 +143,10 @@ func runIndexInfo(c *cli.Context, e *env) error {
 			v = "not set"
 		}
 		fmt.Fprintf(w, "  %s\t%s\t(from %s)\n", s.Name, v, s.Source)
+	}
+	if info.Missing {
+		fmt.Fprintf(w, "schema\tnone: no index there yet (the first put or import, or casctl index migrate, creates it)\n")
+		return nil
 	}
 	names := make([]string, len(info.Migrations))
 	for i, m := range info.Migrations {

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -203,4 +205,45 @@ func TestImportPostgresStopped(t *testing.T) {
 	assert.Equal(t, files, count("attachments"))
 	assert.Equal(t, files, count("imported_files"))
 	c.ok("verify") // every indexed blob is in the store, intact
+}
+
+// TestIndexInfoSources: libpq's variables and password file complete the
+// URL, and index info says where each setting came from, never the
+// password.
+func TestIndexInfoSources(t *testing.T) {
+	pg := testenv.Postgres(t)
+	owner, pw := pg.NewRole(t, "casstore_owner")
+	dbURL := pg.NewDatabase(t, owner)
+	u, err := url.Parse(dbURL)
+	require.NoError(t, err)
+
+	c := newCLI(t)
+	sqliteInfo := c.ok("index", "info")
+	assert.Contains(t, sqliteInfo, "engine\tsqlite")
+	assert.Contains(t, sqliteInfo, "(from default, from the store")
+	assert.Contains(t, sqliteInfo, "no index there yet")
+	c.ok("put", "--txn", "T", c.file("a", []byte("a")))
+	assert.Contains(t, c.ok("index", "info"), "1 attachments in 1 transactions")
+
+	passfile := filepath.Join(c.dir, "pgpass")
+	require.NoError(t, os.WriteFile(passfile, []byte("*:*:*:"+owner+":"+pw+"\n"), 0o600))
+	t.Setenv("PGUSER", owner)
+	t.Setenv("PGPASSFILE", passfile)
+	t.Setenv("PGPASSWORD", "")
+	c.vars["CASCTL_INDEX"] = fmt.Sprintf("postgres://%s%s?sslmode=disable", u.Host, u.Path)
+	c.ok("index", "migrate")
+	info := c.ok("index", "info")
+	assert.Contains(t, info, "user\t"+owner+"\t(from env PGUSER)")
+	assert.Contains(t, info, "password\tset\t(from file "+passfile+")")
+	assert.Contains(t, info, "database\t"+strings.TrimPrefix(u.Path, "/")+"\t(from URL)")
+	assert.NotContains(t, info, pw)
+
+	t.Setenv("PGPASSWORD", pw)
+	info = c.ok("index", "info")
+	assert.Contains(t, info, "password\tset\t(from env PGPASSWORD)")
+	assert.NotContains(t, info, pw)
+	var ji indexInfo
+	require.NoError(t, json.Unmarshal([]byte(c.ok("index", "info", "--json")), &ji))
+	assert.NotContains(t, c.ok("index", "info", "--json"), pw)
+	assert.Equal(t, "postgres", ji.Engine)
 }
