@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -143,13 +144,12 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 	if setHeaders != nil {
 		setHeaders(info)
 	}
-	vr := cas.NewReader(rc, d, info.Size)
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
 	if info.Size <= pipelineMin {
-		err = copySerial(w, vr)
+		err = copySerial(w, cas.NewReader(rc, d, info.Size))
 	} else {
-		err = copyPipelined(w, vr)
+		err = copyPipelined(w, rc, d, info.Size)
 	}
 	switch {
 	case err == nil:
@@ -161,9 +161,8 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 	}
 }
 
-// pipelineMin is the size above which reading and hashing run on one
-// goroutine and writing to the client on another, so that on two cores
-// the hash is the only limit.
+// pipelineMin is the size above which reading, hashing and writing run on
+// goroutines of their own (copyPipelined).
 const pipelineMin = 1 << 20
 
 // copySerial copies vr to w; io.EOF from vr, or its whole size delivered
@@ -190,27 +189,40 @@ func copySerial(w io.Writer, vr *cas.Reader) error {
 	}
 }
 
-// copyPipelined is copySerial with the reads (and so the hashing) on a
-// goroutine of their own, a few buffers ahead of the writes. vr hands out
-// the last bytes only once the digest matched, so the writer can never send
-// a complete wrong body.
-func copyPipelined(w io.Writer, vr *cas.Reader) error {
+// copyPipelined streams size bytes of rc, which must hash to d, to w in
+// three stages on their own goroutines: read, hash, write. On two cores the
+// hash then runs alone on one of them, the copies on the other. Like
+// cas.Reader, the hash stage forwards the chunk that completes size only
+// after the digest matched (and never more than size bytes), so the writer
+// can never send a complete wrong body; a mismatch is ErrCorrupt.
+func copyPipelined(w io.Writer, rc io.Reader, d cas.Digest, size int64) error {
 	type chunk struct {
 		buf *[]byte
 		n   int
 		err error
 	}
-	const depth = 4
-	full := make(chan chunk, depth)
+	const depth = 6
 	free := make(chan *[]byte, depth)
 	for range depth {
 		free <- bufPool.Get().(*[]byte)
 	}
+	toHash := make(chan chunk, depth)
+	toWrite := make(chan chunk, depth)
 	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(full)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	send := func(ch chan chunk, c chunk) bool {
+		select {
+		case ch <- c:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	go func() { // read; bytes past size (a file growing now) are not read
+		defer wg.Done()
+		defer close(toHash)
+		rc := io.LimitReader(rc, size)
 		for {
 			var buf *[]byte
 			select {
@@ -218,39 +230,64 @@ func copyPipelined(w io.Writer, vr *cas.Reader) error {
 			case <-stop:
 				return
 			}
-			n, err := vr.Read(*buf)
-			select {
-			case full <- chunk{buf, n, err}:
-			case <-stop:
-				bufPool.Put(buf)
+			n, err := io.ReadFull(rc, *buf)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			if !send(toHash, chunk{buf, n, err}) || err != nil {
 				return
 			}
-			if err != nil {
+		}
+	}()
+	go func() { // hash
+		defer wg.Done()
+		defer close(toWrite)
+		h := sha256.New()
+		var total int64
+		for c := range toHash {
+			h.Write((*c.buf)[:c.n])
+			total += int64(c.n)
+			switch {
+			case total == size:
+				if got := cas.Digest(h.Sum(nil)); got != d {
+					c.n, c.err = 0, fmt.Errorf("read %s: content hashes to %s: %w", d.Short(), got.Short(), cas.ErrCorrupt)
+				} else {
+					c.err = io.EOF
+				}
+			case c.err == io.EOF:
+				c.n, c.err = 0, fmt.Errorf("read %s: got %d bytes, want %d: %w", d.Short(), total, size, cas.ErrCorrupt)
+			}
+			if !send(toWrite, c) || c.err != nil {
 				return
 			}
 		}
 	}()
 	var result error
-	for c := range full {
-		if c.n > 0 && result == nil {
-			if _, werr := w.Write((*c.buf)[:c.n]); werr != nil {
-				result = writeErr{werr}
+	for c := range toWrite {
+		if c.n > 0 {
+			if _, err := w.Write((*c.buf)[:c.n]); err != nil {
+				result = writeErr{err}
+				break
 			}
 		}
-		if result == nil && c.err != nil && c.err != io.EOF {
-			result = c.err
-		}
-		if result != nil {
+		if c.err != nil {
+			if c.err != io.EOF {
+				result = c.err
+			}
 			break
 		}
 		free <- c.buf
 	}
 	close(stop)
-	<-done
-	for range len(free) {
-		bufPool.Put(<-free)
+	wg.Wait()
+	for {
+		select {
+		case b := <-free:
+			bufPool.Put(b)
+		default:
+			return result
+		}
 	}
-	return result
 }
 
 // cut ends a response whose headers are sent: it logs the cause, counts a
