@@ -194,6 +194,7 @@ func TestImportPostgresStopped(t *testing.T) {
 	db.Close()
 	pgc.Stop(t)
 	wg.Wait()
+	t.Logf("import with the server stopped: exit %d, stderr:\n%s", r.code, r.stderr)
 	assert.Equal(t, exitUnavailable, r.code, r.stderr)
 	assert.Contains(t, r.stderr, fmt.Sprintf("127.0.0.1:%d", pgc.Port))
 	assert.NotContains(t, r.stderr+r.stdout, "secret-pw-9")
