@@ -76,7 +76,7 @@ func main() {
 		fmt.Printf("%16s", n)
 	}
 	fmt.Println()
-	for _, k := range []string{"batched rows/s", "batched rows per CPU-second", "single-row inserts/s, 1 process", "single-row inserts/s, 8 processes", "8 vs 1 writer", "lost rows (8 processes)", "lookups/s, 1 goroutine", "lookups/s, 4 goroutines"} {
+	for _, k := range []string{"batched rows/s", "batched rows per CPU-second", "single-row inserts/s, 1 process", "single-row inserts/s, 8 processes", "8 vs 1 writer", "lost rows (8 processes)", "lookups/s, 1 goroutine", "lookups/s, 4 goroutines", "lookups/s, 16 goroutines"} {
 		fmt.Printf("%-34s", k)
 		for _, r := range results {
 			fmt.Printf("%16s", r[k])
@@ -134,7 +134,7 @@ func run(loc func(string) string, rows int, dur time.Duration) map[string]string
 	out["batched rows per CPU-second"] = rate(float64(rows) / (cpuSeconds() - cpu0))
 
 	// Lookups of known blobs.
-	for _, g := range []int{1, 4} {
+	for _, g := range []int{1, 4, 16} {
 		var total atomic.Int64
 		end := time.Now().Add(dur)
 		var wg sync.WaitGroup

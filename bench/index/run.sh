@@ -13,7 +13,7 @@
 #   batched rows per CPU-second  the same, per second of processor time used
 #                                by the benchmark and the PostgreSQL server:
 #                                what the engines cost, whatever else runs
-#   lookups/s                    LookupBlob of known digests, 1 and 4 goroutines
+#   lookups/s                    LookupBlob of known digests, 1, 4 and 16 goroutines
 #
 # PostgreSQL runs with fsync on and synchronous_commit=off: like SQLite's
 # WAL with synchronous=NORMAL (casstore's setting), a crash of the machine
