@@ -26,10 +26,28 @@ type Attachment struct {
 // ErrEmptyTxn: an attachment needs a transaction id.
 var ErrEmptyTxn = errors.New("transaction id is empty")
 
-// Validate checks what an index needs of an attachment before recording it.
-func (a Attachment) Validate() error {
+// ErrInvalidLabel: a transaction id or content type that is not valid UTF-8
+// or holds a NUL byte (names may hold any bytes).
+var ErrInvalidLabel = errors.New("transaction id and content type must be UTF-8 without NUL")
+
+// checkLabels checks what the application labels an attachment with, before
+// anything is stored.
+func (a Attachment) checkLabels() error {
 	if a.Txn == "" {
 		return ErrEmptyTxn
+	}
+	for _, v := range []string{a.Txn, a.ContentType} {
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("%q: %w", v, ErrInvalidLabel)
+		}
+	}
+	return nil
+}
+
+// Validate checks what an index needs of an attachment before recording it.
+func (a Attachment) Validate() error {
+	if err := a.checkLabels(); err != nil {
+		return err
 	}
 	if a.Digest.IsZero() {
 		return fmt.Errorf("attachment %q: %w: zero digest", a.Name, ErrInvalidDigest)
@@ -65,8 +83,8 @@ func (s *Store) Attach(ctx context.Context, r io.Reader, a Attachment, opts PutO
 	if s.index == nil {
 		return Attachment{}, PutResult{}, errors.New("attach: no index configured")
 	}
-	if a.Txn == "" {
-		return Attachment{}, PutResult{}, fmt.Errorf("attach: %w", ErrEmptyTxn)
+	if err := a.checkLabels(); err != nil {
+		return Attachment{}, PutResult{}, fmt.Errorf("attach: %w", err)
 	}
 	if opts.ContentType == "" {
 		opts.ContentType = a.ContentType

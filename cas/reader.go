@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"hash"
@@ -14,6 +15,7 @@ import (
 // that writes what it reads somewhere must treat that destination as
 // invalid until Read has returned io.EOF.
 type Reader struct {
+	ctx    context.Context // nil: never cancelled
 	rc     io.ReadCloser
 	digest Digest
 	size   int64
@@ -39,6 +41,12 @@ func (r *Reader) Size() int64 { return r.size }
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
+	}
+	if r.ctx != nil {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			return 0, err
+		}
 	}
 	if r.n == r.size && r.size > 0 {
 		// Everything expected was delivered and verified: only EOF may follow.

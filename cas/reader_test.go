@@ -2,13 +2,16 @@ package cas_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"testing"
 	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/casstore/casstore/cas"
+	"github.com/casstore/casstore/cas/disk"
 )
 
 func readAll(data []byte, d cas.Digest, size int64) ([]byte, error) {
@@ -42,4 +45,22 @@ func TestReaderVerifies(t *testing.T) {
 	assert.Empty(t, got)
 	_, err = readAll(nil, d, 0)
 	assert.ErrorIs(t, err, cas.ErrCorrupt, "empty content under a non-empty digest")
+}
+
+func TestStoreReaderStopsWhenCancelled(t *testing.T) {
+	b, err := disk.New(t.TempDir())
+	require.NoError(t, err)
+	s := cas.New(b)
+	data := bytes.Repeat([]byte("x"), 3<<20)
+	res, err := s.Put(context.Background(), bytes.NewReader(data), cas.PutOptions{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := s.Open(ctx, res.Digest)
+	require.NoError(t, err)
+	defer r.Close()
+	_, err = r.Read(make([]byte, 1<<20))
+	require.NoError(t, err)
+	cancel()
+	_, err = r.Read(make([]byte, 1<<20))
+	assert.ErrorIs(t, err, context.Canceled)
 }

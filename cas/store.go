@@ -137,10 +137,15 @@ func (s *Store) hash(ctx context.Context, r io.Reader, progress func(int64)) (So
 			if err != nil {
 				return Source{}, noop, err
 			}
-			if res.size != size {
-				return Source{}, noop, fmt.Errorf("%s changed while it was read (%d bytes, then %d): %w", f.Name(), size, res.size, ErrCorrupt)
+			var probe [1]byte
+			if n, _ := f.ReadAt(probe[:], pos+size); res.size == size && n == 0 {
+				return Source{R: io.NewSectionReader(f, pos, size), Size: size, Digest: res.digest, PartSize: part, Parts: res.parts}, noop, nil
 			}
-			return Source{R: io.NewSectionReader(f, pos, size), Size: size, Digest: res.digest, PartSize: part, Parts: res.parts}, noop, nil
+			// The file's stated size is not its content's (a /proc or
+			// sysfs file), or it changed while read: spool what it holds.
+			if _, err := f.Seek(pos, io.SeekStart); err != nil {
+				return Source{}, noop, err
+			}
 		}
 	}
 	return s.spool(ctx, r)
@@ -184,7 +189,16 @@ func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", d.Short(), err)
 	}
-	return NewReader(rc, d, info.Size), nil
+	if info.Size < 0 {
+		// The response carried no length (some gateways): ask for it.
+		if info, err = s.backend.Stat(ctx, d); err != nil {
+			rc.Close()
+			return nil, fmt.Errorf("get %s: %w", d.Short(), err)
+		}
+	}
+	r := NewReader(rc, d, info.Size)
+	r.ctx = ctx
+	return r, nil
 }
 
 // Stat returns the blob's metadata; ErrNotFound if it is not stored.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,6 +82,15 @@ func (s Setting) String() string {
 	return s.Value
 }
 
+// MarshalJSON writes the setting with a secret's value left out.
+func (s Setting) MarshalJSON() ([]byte, error) {
+	type plain Setting
+	if s.Secret {
+		s.Value = ""
+	}
+	return json.Marshal(plain(s))
+}
+
 // Config is a resolved configuration. The zero value has nothing set.
 type Config struct {
 	settings map[Key]Setting
@@ -98,6 +108,23 @@ func (c *Config) environment() (Env, string) {
 	}
 	return c.env, c.home
 }
+
+// String lists the settings with their sources, secrets masked, so a
+// Config can be printed or logged.
+func (c *Config) String() string {
+	var b strings.Builder
+	for i, k := range c.Keys() {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		s := c.settings[k]
+		fmt.Fprintf(&b, "%s=%q (%s)", k, s.String(), s.Source)
+	}
+	return b.String()
+}
+
+// GoString is String, so %#v shows no secret either.
+func (c *Config) GoString() string { return c.String() }
 
 // Get returns the setting's value ("" when unset).
 func (c *Config) Get(k Key) string { return c.settings[k].Value }
@@ -231,6 +258,11 @@ func Load(flags map[string]string, env Env) (*Config, error) {
 				c.settings[k] = Setting{Value: v, Source: fmt.Sprintf("profile %s (%s)", profile, awsCred), Secret: sp.secret}
 			}
 		}
+	}
+	// A session token belongs to its key pair: a stale token in a profile
+	// is not combined with keys from the environment.
+	if t, a := c.settings[SessionToken], c.settings[AccessKey]; t.Value != "" && a.Value != "" && sourceKind(t.Source) != sourceKind(a.Source) {
+		delete(c.settings, SessionToken)
 	}
 	// A key pair comes from one place: an access key from the environment
 	// with a secret from a file would be a mix-up, not a credential.

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +96,13 @@ func TestSecretsNeverShown(t *testing.T) {
 		all.WriteString(string(k) + "=" + s.Value + " " + s.String() + " " + s.Source + "\n")
 	}
 	all.WriteString(cfg.Setting(config.SecretKey).String())
+	js, err := json.Marshal(cfg.Report())
+	require.NoError(t, err)
+	all.Write(js)
+	js, err = json.Marshal(cfg.Setting(config.SecretKey))
+	require.NoError(t, err)
+	all.Write(js)
+	all.WriteString(fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg))
 	assert.NotContains(t, all.String(), "s3cr3t-value")
 	assert.NotContains(t, all.String(), "tok3n-value")
 	assert.Contains(t, all.String(), "env AWS_SECRET_ACCESS_KEY")
@@ -142,5 +151,17 @@ func TestS3IndexPathNamedAfterBucketAndPrefix(t *testing.T) {
 	cfg.Set(config.Store, "s3://att-bucket/pbx/calls")
 	p, err := cfg.IndexPath()
 	require.NoError(t, err)
-	assert.Equal(t, "att-bucket_pbx_calls.index.db", filepath.Base(p))
+	assert.Equal(t, "att-bucket%2Fpbx%2Fcalls.index.db", filepath.Base(p))
+	cfg.Set(config.Store, "s3://att-bucket/pbx_calls")
+	q, err := cfg.IndexPath()
+	require.NoError(t, err)
+	assert.NotEqual(t, p, q)
+}
+
+func TestSessionTokenBelongsToItsKeyPair(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "aws", "credentials"), "[default]\naws_session_token = stale-token\n")
+	cfg, err := config.Load(nil, fakeEnv(dir, map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"}))
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Get(config.SessionToken))
 }

@@ -86,9 +86,7 @@ func (c *Config) IndexPath() (string, error) {
 		return u.Dir + ".index.db", nil
 	}
 	env, home := c.environment()
-	name := u.Bucket
-	if u.Prefix != "" {
-		name += "_" + strings.ReplaceAll(strings.TrimSuffix(u.Prefix, "/"), "/", "_")
-	}
+	// One file per bucket and prefix, escaped so that no two share a name.
+	name := url.PathEscape(u.Bucket + "/" + strings.TrimSuffix(u.Prefix, "/"))
 	return filepath.Join(DataDir(env, home), "s3", name+".index.db"), nil
 }

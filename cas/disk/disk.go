@@ -116,7 +116,30 @@ func (b *Backend) existing(path string, src cas.Source) (bool, error) {
 		return false, fmt.Errorf("disk: put %s: %s holds %d bytes, not %d; left untouched: %w",
 			src.Digest.Short(), path, fi.Size(), src.Size, cas.ErrConflict)
 	}
+	if fi.Mode().Perm()&0o222 != 0 {
+		// Not one of ours (ours are read-only, synced before they are
+		// linked): Request Tracker writes in place, and a crash can leave
+		// a full-length file of zeros. Trust it only once it hashes right.
+		if got, err := hashFile(path); err != nil || got != src.Digest {
+			return false, fmt.Errorf("disk: put %s: %s (written by another tool) does not hold the blob; left untouched: %w",
+				src.Digest.Short(), path, cas.ErrConflict)
+		}
+	}
 	return false, nil
+}
+
+// hashFile returns the SHA-256 of the file at path.
+func hashFile(path string) (cas.Digest, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return cas.Digest{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return cas.Digest{}, err
+	}
+	return cas.Digest(h.Sum(nil)), nil
 }
 
 // writeVerified copies src into f while hashing it, then syncs f.
@@ -164,7 +187,8 @@ func (b *Backend) Open(ctx context.Context, d cas.Digest, offset, length int64) 
 	if err := ctx.Err(); err != nil {
 		return nil, cas.Info{}, err
 	}
-	f, err := os.Open(b.Path(d))
+	// A blob is a file, never a link to one: a planted symlink is refused.
+	f, err := os.OpenFile(b.Path(d), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, cas.Info{}, fmt.Errorf("disk: open %s: %w", d.Short(), mapErr(err))
 	}

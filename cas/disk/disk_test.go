@@ -94,3 +94,33 @@ func TestExistingFileOfOtherSizeIsConflict(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "squatter", string(got), "left untouched")
 }
+
+func TestForeignFileOfRightSizeButWrongBytesIsConflict(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	data := []byte("the real blob")
+	d := cas.Sum(data)
+	require.NoError(t, os.MkdirAll(filepath.Dir(b.Path(d)), 0o755))
+	// What a crash can leave of a file written in place: its length, in zeros.
+	require.NoError(t, os.WriteFile(b.Path(d), make([]byte, len(data)), 0o644))
+	_, err := cas.New(b).Put(ctx, bytes.NewReader(data), cas.PutOptions{})
+	assert.ErrorIs(t, err, cas.ErrConflict)
+
+	// A foreign file with the right bytes (Request Tracker's) is the blob.
+	require.NoError(t, os.WriteFile(b.Path(d), data, 0o644))
+	res, err := cas.New(b).Put(ctx, bytes.NewReader(data), cas.PutOptions{})
+	require.NoError(t, err)
+	assert.False(t, res.New)
+}
+
+func TestSymlinkIsNotABlob(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	secret := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(secret, []byte("not a blob"), 0o644))
+	d := cas.Sum([]byte("not a blob"))
+	require.NoError(t, os.MkdirAll(filepath.Dir(b.Path(d)), 0o755))
+	require.NoError(t, os.Symlink(secret, b.Path(d)))
+	_, _, err := b.Open(ctx, d, 0, -1)
+	assert.Error(t, err)
+}

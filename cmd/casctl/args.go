@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -10,9 +11,9 @@ import (
 // so "casctl get DIGEST -o FILE" works like "casctl get -o FILE DIGEST"
 // (urfave/cli stops at the first positional argument). Everything after
 // "--" stays positional; "-" alone is a positional (stdin).
-func interspersed(app *cli.App, args []string) []string {
+func interspersed(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
-		return args
+		return args, nil
 	}
 	// Skip global flags to find the command.
 	i := 1
@@ -23,11 +24,11 @@ func interspersed(app *cli.App, args []string) []string {
 		i++
 	}
 	if i >= len(args) {
-		return args
+		return args, nil
 	}
 	cmd := app.Command(args[i])
 	if cmd == nil || cmd.SkipFlagParsing || len(cmd.Subcommands) > 0 {
-		return args // a subcommand parses its own flags
+		return args, nil // a subcommand parses its own flags
 	}
 	out := append([]string{}, args[:i+1]...)
 	var flags, positional []string
@@ -40,7 +41,10 @@ func interspersed(app *cli.App, args []string) []string {
 			j = len(rest)
 		case strings.HasPrefix(a, "-") && a != "-":
 			flags = append(flags, a)
-			if takesValue(cmd.Flags, a) && !strings.Contains(a, "=") && j+1 < len(rest) {
+			if takesValue(cmd.Flags, a) && !strings.Contains(a, "=") {
+				if j+1 == len(rest) {
+					return nil, usageError{fmt.Errorf("%s: flag %s needs a value", cmd.Name, a)}
+				}
 				flags = append(flags, rest[j+1])
 				j++
 			}
@@ -53,7 +57,7 @@ func interspersed(app *cli.App, args []string) []string {
 		out = append(out, "--")
 		out = append(out, positional...)
 	}
-	return out
+	return out, nil
 }
 
 // takesValue reports whether arg names a flag among flags that takes a

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/casstore/casstore/cas"
+	"github.com/casstore/casstore/index"
 )
 
 // Exit codes. README.md documents the same table; keep them in step.
@@ -43,7 +44,7 @@ func exitCode(err error) int {
 	case errors.As(err, &pe):
 		return exitProblems
 	case errors.As(err, &ue), errors.Is(err, cas.ErrInvalidDigest), errors.Is(err, cas.ErrNoBucket),
-		errors.Is(err, cas.ErrStoreMismatch), errors.Is(err, cas.ErrEmptyTxn), errors.Is(err, cas.ErrNotSupported):
+		errors.Is(err, cas.ErrStoreMismatch), errors.Is(err, cas.ErrEmptyTxn), errors.Is(err, cas.ErrInvalidLabel), errors.Is(err, index.ErrInvalid), errors.Is(err, cas.ErrNotSupported):
 		return exitUsage
 	case errors.Is(err, cas.ErrImmutable):
 		return exitRefused

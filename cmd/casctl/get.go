@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/casstore/casstore/cas"
 	"github.com/casstore/casstore/cas/s3"
@@ -111,6 +112,10 @@ func getToFile(c *cli.Context, e *env, store *cas.Store, d cas.Digest, out strin
 	_, err = io.Copy(tmp, io.TeeReader(r, bar.Writer()))
 	bar.Finish()
 	if err == nil {
+		// CreateTemp made it 0600; the output gets what a plain create would.
+		err = tmp.Chmod(0o666 &^ os.FileMode(currentUmask()))
+	}
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -126,4 +131,11 @@ func getToFile(c *cli.Context, e *env, store *cas.Store, d cas.Digest, out strin
 		return fmt.Errorf("get: %w", err)
 	}
 	return nil
+}
+
+// currentUmask reads the process's umask (setting it back at once).
+func currentUmask() int {
+	old := unix.Umask(0)
+	unix.Umask(old)
+	return old
 }

@@ -137,3 +137,12 @@ func TestMainChild(t *testing.T) {
 	code := run(t.Context(), args, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv})
 	os.Exit(code)
 }
+
+func TestInvalidTransactionIDStoresNothing(t *testing.T) {
+	c := newCLI(t)
+	data := []byte("never stored")
+	r := c.run(nil, "put", "--txn", "bad\xffid", c.file("f", data))
+	assert.Equal(t, exitUsage, r.code, r.stderr)
+	_, err := os.Stat(filepath.Join(c.storeDir(), cas.Sum(data).String()[:3]))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the label is checked before the blob is stored")
+}

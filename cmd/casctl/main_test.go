@@ -106,6 +106,9 @@ func TestPutGetStatOnDefaultDiskStore(t *testing.T) {
 	got, err := os.ReadFile(dst)
 	require.NoError(t, err)
 	assert.Equal(t, data, got)
+	fi, err := os.Stat(dst)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o666&^currentUmask()), fi.Mode().Perm(), "get -o follows the umask")
 	r := c.run(nil, "get", d.String(), "-o", dst)
 	assert.Equal(t, exitUsage, r.code, "an existing output file is not replaced without --force")
 	c.ok("get", d.String(), "-o", dst, "--force")
@@ -194,4 +197,15 @@ func TestBadFlagValueIsUsage(t *testing.T) {
 	c := newCLI(t)
 	r := c.run(nil, "put", "--no-such-flag", "x")
 	assert.Equal(t, exitUsage, r.code, r.stderr)
+}
+
+func TestFlagWithoutValueIsUsage(t *testing.T) {
+	c := newCLI(t)
+	f := c.file("x", []byte("x"))
+	for _, args := range [][]string{{"put", f, "--txn"}, {"get", cas.EmptyDigest.String(), "-o"}, {"put", f, "--name"}} {
+		r := c.run(nil, args...)
+		assert.Equal(t, exitUsage, r.code, "%v: %s", args, r.stderr)
+	}
+	_, err := os.Stat(filepath.Join(c.dir, "--"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }
