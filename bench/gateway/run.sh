@@ -4,7 +4,7 @@
 #
 # Usage: bench/gateway/run.sh        (from anywhere; needs go, curl, nginx, wrk)
 # Knobs: N_SMALL (2000 blobs of 4 KiB), CONNS (64), DURATION (5 s per wrk
-#        run), SMALL_PAIRS (5 gateway/nginx pairs), BIG_MIB (1024), RUNS (3
+#        run), SMALL_PAIRS (5 gateway/nginx pairs), BIG_MIB (1024), RUNS (5
 #        timed runs of each large transfer).
 #
 # Prints: requests/s for 4 KiB blobs by signed link (every body verified by
@@ -17,7 +17,7 @@ N_SMALL=${N_SMALL:-2000}
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-5}
 BIG_MIB=${BIG_MIB:-1024}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SMALL_PAIRS=${SMALL_PAIRS:-5}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -45,7 +45,7 @@ export CASCTL_STORE=file://$work/store CASCTL_UPLOAD_TOKEN=bench-token-$RANDOM$R
 mkdir -p "$TMPDIR" "$work/small"
 casctl=$work/casctl
 log "building casctl"
-(cd "$root" && go build -o "$casctl" ./cmd/casctl)
+(cd "$root" && go build -o "$casctl" ./cmd/casctl && go build -o "$work/sha256file" ./bench/gateway/sha256file)
 
 log "making $N_SMALL blobs of 4 KiB and one of $BIG_MIB MiB"
 for i in $(seq 1 "$N_SMALL"); do head -c 4096 /dev/urandom >"$work/small/$i"; done
@@ -125,22 +125,25 @@ for r in $(seq 1 "$SMALL_PAIRS"); do
 done
 echo "median ratio gateway/nginx: $(printf '%s\n' "${ratios[@]}" | median)"
 
-echo "== one $BIG_MIB MiB blob (curl -o /dev/null)"
-sha_ms=$(for r in $(seq 1 "$RUNS"); do s=$(now_ms); sha256sum "$work/big" >/dev/null; echo $(($(now_ms) - s)); done | median)
+echo "== one $BIG_MIB MiB blob (curl -o /dev/null), each run: Go SHA-256 of the file, gateway, nginx"
 glink=$("$casctl" url "$big")
-g_ms=$(for r in $(seq 1 "$RUNS"); do s=$(now_ms); curl -sf -o /dev/null "$glink"; echo $(($(now_ms) - s)); done | median)
-n_ms=$(for r in $(seq 1 "$RUNS"); do s=$(now_ms); curl -sf -o /dev/null "http://127.0.0.1:$nport/blobs/$big"; echo $(($(now_ms) - s)); done | median)
-go_sha=$(cd "$root" && go test ./gateway -run '^$' -bench 'SHA256$' -benchtime 2000x | awk '/MB\/s/ {print $(NF-1)}')
 mbs() { awk "BEGIN {printf \"%.0f\", $BIG_MIB*1.048576/($1/1000)}"; }
-echo "sha256sum: $(mbs "$sha_ms") MB/s; Go crypto/sha256: $go_sha MB/s"
-echo "gateway (verified): $(mbs "$g_ms") MB/s ($g_ms ms) = $(awk "BEGIN {printf \"%.0f\", 100*$(mbs "$g_ms")/$go_sha}")% of Go's SHA-256 rate"
-echo "nginx (sendfile, ceiling): $(mbs "$n_ms") MB/s ($n_ms ms)"
+shares=()
+for r in $(seq 1 "$RUNS"); do
+	s=$(now_ms); "$work/sha256file" "$work/big" >/dev/null; h=$(($(now_ms) - s))
+	s=$(now_ms); curl -sf -o /dev/null "$glink"; g=$(($(now_ms) - s))
+	s=$(now_ms); curl -sf -o /dev/null "http://127.0.0.1:$nport/blobs/$big"; n=$(($(now_ms) - s))
+	share=$(awk "BEGIN {printf \"%.2f\", $h/$g}")
+	shares+=("$share")
+	echo "run $r: SHA-256 $(mbs "$h") MB/s, gateway (verified) $(mbs "$g") MB/s = $share of it, nginx (sendfile, ceiling) $(mbs "$n") MB/s"
+done
+echo "median gateway/SHA-256: $(printf '%s\n' "${shares[@]}" | median)"
 
 echo "== $BIG_MIB MiB upload: curl POST /blobs vs casctl put (fresh store each run)"
 head -c $((BIG_MIB << 20)) /dev/urandom >"$work/up"
 up=$(sha256sum "$work/up" | cut -c1-64)
 upath="$work/store/${up:0:3}/${up:3:3}/${up:6}"
-c_all= p_all=
+ratios=()
 for r in $(seq 1 "$RUNS"); do
 	rm -f "$upath"
 	s=$(now_ms)
@@ -152,7 +155,10 @@ for r in $(seq 1 "$RUNS"); do
 	"$casctl" put --store "file://$work/put$r" "$work/up" >/dev/null
 	p=$(($(now_ms) - s))
 	rm -rf "$work/put$r" "$work/put$r.index.db"*
-	echo "run $r: curl $c ms, casctl put $p ms, ratio $(awk "BEGIN {printf \"%.2f\", $c/$p}")"
+	ratio=$(awk "BEGIN {printf \"%.2f\", $c/$p}")
+	ratios+=("$ratio")
+	echo "run $r: curl $c ms, casctl put $p ms, ratio $ratio"
 done
+echo "median curl/casctl put: $(printf '%s\n' "${ratios[@]}" | median)"
 
 echo "== gateway peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$serve_pid/status")"
