@@ -197,6 +197,23 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		t.Fatalf("copy onto a destination with other rows: %v", err)
 	}
 
+	// And back: PostgreSQL to a new SQLite file, row for row.
+	back := newLocation(t)
+	b, err := index.Open(ctx, back, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Copy(ctx, d, b, nil); err != nil {
+		t.Fatalf("copy back to SQLite: %v", err)
+	}
+	b.Close()
+	pgRows, sqliteRows := dump(t, "pgx", dst), dump(t, "sqlite3", "file:"+back+"?mode=ro")
+	for table, rows := range pgRows {
+		if !slices.Equal(rows, sqliteRows[table]) {
+			t.Fatalf("%s differs after the copy back: %d rows, %d copied", table, len(rows), len(sqliteRows[table]))
+		}
+	}
+
 	// A destination bound to another store is refused, untouched.
 	other := pg.NewDatabase(t, "")
 	o, err := index.Open(ctx, other, "s3://another/")
