@@ -328,7 +328,9 @@ func (ix *Index) recordAttachments(ctx context.Context, tx *sql.Tx, atts []cas.A
 
 // checkAttachment refuses what Record documents as refused.
 func checkAttachment(a cas.Attachment) error {
-	if err := a.Validate(); err != nil {
+	if err := a.Validate(); errors.Is(err, cas.ErrInvalidLabel) {
+		return fmt.Errorf("%w: %w", err, ErrInvalid) // as documented: ErrInvalid
+	} else if err != nil {
 		return err
 	}
 	if err := checkText("transaction id", a.Txn); err != nil {
