@@ -78,6 +78,7 @@ func (d *dialect) lockTx(ctx context.Context, tx *sql.Tx) error {
 // querier is what *sql.DB, *sql.Conn and *sql.Tx share.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // target is a parsed index location.
@@ -102,6 +103,9 @@ func parseTarget(loc string, readOnly bool) (target, error) {
 	}
 	if isPostgres(loc) {
 		return parsePostgres(loc, readOnly)
+	}
+	if looksLikeKeywords(loc) {
+		return target{}, errors.New("a libpq keyword string (host=... dbname=...) is not an index location: write it as a URL, postgres://[user@]host[:port]/database, and give the password in PGPASSWORD or ~/.pgpass")
 	}
 	p := loc
 	switch scheme, _, _ := strings.Cut(loc, ":"); strings.ToLower(scheme) {
@@ -136,9 +140,43 @@ func parseTarget(loc string, readOnly bool) (target, error) {
 	return target{dialect: sqliteDialect, path: abs, dsn: sqliteDSN(abs, readOnly)}, nil
 }
 
-// redact hides a password in a URL-shaped location.
+// looksLikeKeywords reports a libpq "key=value key=value" connection
+// string, which must never be taken for a file name (it may hold a
+// password).
+func looksLikeKeywords(loc string) bool {
+	if strings.Contains(loc, "://") {
+		return false
+	}
+	for _, kw := range []string{"host=", "hostaddr=", "dbname=", "user=", "password=", "port=", "sslmode=", "service="} {
+		if strings.HasPrefix(loc, kw) || strings.Contains(loc, " "+kw) {
+			return true
+		}
+	}
+	return false
+}
+
+// redact hides a password in a URL-shaped location: the user-info part and
+// the password and sslpassword query parameters.
 func redact(loc string) string {
-	if u, err := url.Parse(loc); err == nil && u.User != nil {
+	u, err := url.Parse(loc)
+	if err != nil {
+		if strings.Contains(loc, "password") {
+			return "(an unparsable location that mentions a password)"
+		}
+		return loc
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		if lk := strings.ToLower(k); lk == "password" || lk == "sslpassword" {
+			q.Set(k, "xxxxx")
+			changed = true
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	if u.User != nil || changed {
 		return u.Redacted()
 	}
 	return loc

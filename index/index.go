@@ -126,6 +126,9 @@ func (ix *Index) init(ctx context.Context, store string, ms []migration) error {
 		if err := checkVersion(cur, ms); err != nil {
 			return err
 		}
+		if err := checkComplete(ctx, d, ix.db, ms); err != nil {
+			return d.classify(err)
+		}
 	} else if err := migrate(ctx, d, ix.db, ms); err != nil {
 		return d.classify(err)
 	}

@@ -73,6 +73,28 @@ func schemaVersion(ctx context.Context, d *dialect, q querier) (int, error) {
 	return v, err
 }
 
+// appliedVersions returns the set of applied migrations.
+func appliedVersions(ctx context.Context, d *dialect, q querier) (map[int]bool, error) {
+	done := map[int]bool{}
+	ok, err := d.tableExists(ctx, q, "schema_migrations")
+	if err != nil || !ok {
+		return done, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		done[v] = true
+	}
+	return done, rows.Err()
+}
+
 // checkVersion refuses a schema newer than the newest migration known.
 func checkVersion(cur int, ms []migration) error {
 	if latest := ms[len(ms)-1].version; cur > latest {
@@ -112,45 +134,63 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error 
 			return ErrNotIndex
 		}
 	}
+	// Every known migration not yet applied is applied, in order, a gap
+	// below the newest included (one added on a branch that landed late).
+	done, err := appliedVersions(ctx, d, conn)
+	if err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
 	for _, m := range ms {
-		if m.version <= cur {
+		if done[m.version] {
 			continue
 		}
-		applied, err := applyMigration(ctx, d, conn, m)
-		if err != nil {
+		if err := applyMigration(ctx, d, conn, m); err != nil {
 			return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
 		}
-		cur = applied
 	}
 	return nil
 }
 
-// applyMigration runs m unless the schema already reached its version, and
-// returns the schema version after it.
-func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration) (int, error) {
+// applyMigration runs m unless it is already applied.
+func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, d.classify(err)
+		return d.classify(err)
 	}
 	defer tx.Rollback()
 	if err := d.lockTx(ctx, tx); err != nil {
-		return 0, fmt.Errorf("migration lock: %w", d.classify(err))
+		return fmt.Errorf("migration lock: %w", d.classify(err))
 	}
-	cur, err := schemaVersion(ctx, d, tx)
+	done, err := appliedVersions(ctx, d, tx)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if cur >= m.version {
-		return cur, nil // another process got here first
+	if done[m.version] {
+		return nil // another process got here first
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return 0, d.classify(err)
+		return d.classify(err)
 	}
 	if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)`),
 		m.version, m.name, time.Now().UnixNano()); err != nil {
-		return 0, d.classify(err)
+		return d.classify(err)
 	}
-	return m.version, d.classify(tx.Commit())
+	return d.classify(tx.Commit())
+}
+
+// checkComplete refuses, for a read-only open, an index that lacks a known
+// migration below its newest: it needs a writable open to catch up.
+func checkComplete(ctx context.Context, d *dialect, q querier, ms []migration) error {
+	done, err := appliedVersions(ctx, d, q)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !done[m.version] {
+			return fmt.Errorf("migration %04d_%s is not applied: open the index once for writing (casctl index migrate): %w", m.version, m.name, ErrReadOnly)
+		}
+	}
+	return nil
 }
 
 // SchemaVersion returns the version of the newest applied migration.

@@ -48,7 +48,7 @@ func errorMessage(err error) string {
 	case errors.Is(err, cas.ErrNoBucket):
 		msg += "\n  create it (casctl init) or fix the store setting"
 	case errors.Is(err, cas.ErrUnavailable):
-		msg += "\n  check the endpoint setting and that the server is running"
+		msg += "\n  check that the server named above is running and that its address (the endpoint or index setting) is right"
 	}
 	return msg
 }

@@ -97,7 +97,11 @@ func runSwitch(c *cli.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "switched: the index %s now belongs to %s (all %d blobs checked there); it was %s\n",
 		ix.Path(), dst.Location(), res.Checked, from)
-	fmt.Fprintf(e.stdout, "  use it as: casctl --store %s --index %s ...\n", c.String("to"), ix.Path())
+	indexArg := ix.Path()
+	if strings.Contains(indexArg, "xxxxx") {
+		indexArg = "<your index URL>" // the password was redacted
+	}
+	fmt.Fprintf(e.stdout, "  use it as: casctl --store %s --index %s ...\n", c.String("to"), indexArg)
 	return nil
 }
 
