@@ -31,4 +31,8 @@
 // blob is answered 500 for ranges and cut for full bodies, logged and
 // counted (casstore_gateway_verification_failures_total). In redirect mode
 // (S3) the bytes come from the bucket, which checked the SHA-256 on upload.
+//
+// On a disk store, recently served blob files stay open (at most 512) and
+// their paths are looked at again after a second: every byte served is
+// still read from the file and hashed, only the open and close are saved.
 package gateway

@@ -36,6 +36,7 @@ const (
 	DefaultRedirectExpiry = 5 * time.Minute
 	defaultVerifiedCache  = 10000
 	defaultMetaCache      = 100000
+	defaultFDCache        = 512
 )
 
 // Options configure a Handler.
@@ -79,6 +80,7 @@ type Handler struct {
 	metrics  *metrics
 	verified *verifiedCache
 	meta     *metaCache
+	fds      *fdCache
 	uploads  chan struct{}
 }
 
@@ -106,6 +108,7 @@ func New(store *cas.Store, ix Index, opts Options) (*Handler, error) {
 		metrics:  newMetrics(),
 		verified: newVerifiedCache(defaultVerifiedCache),
 		meta:     newMetaCache(defaultMetaCache),
+		fds:      newFDCache(defaultFDCache),
 		uploads:  make(chan struct{}, opts.MaxUploads),
 	}
 	if h.log == nil {
