@@ -250,38 +250,45 @@ func (ix *Index) bindStore(ctx context.Context, store string) error {
 
 // recordFirstStore records store unless another process recorded a store
 // first, and returns the current store.
-func (ix *Index) recordFirstStore(ctx context.Context, store string) (string, error) {
-	release, err := ix.writer(ctx)
-	defer release()
-	if err != nil {
-		return "", err
-	}
-	var cur string
-	err = retry(ctx, ix.d, func() (err error) {
-		cur, err = ix.recordFirstStoreTx(ctx, store)
-		return err
+func (ix *Index) recordFirstStore(ctx context.Context, store string) (cur string, err error) {
+	err = ix.write(ctx, func(tx *sql.Tx) error {
+		if err := ix.d.lockTx(ctx, tx); err != nil {
+			return err
+		}
+		if cur, err = currentStore(ctx, tx); err != nil || cur != "" {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, ix.d.rebind(`INSERT INTO stores (location, created_ns) VALUES (?, ?)`),
+			store, time.Now().UnixNano()); err != nil {
+			return err
+		}
+		cur = store
+		return nil
 	})
 	return cur, err
 }
 
-func (ix *Index) recordFirstStoreTx(ctx context.Context, store string) (string, error) {
-	tx, err := ix.db.BeginTx(ctx, nil)
+// write runs fn in one write transaction, committed when fn returns nil:
+// this process's writers queue first (writer), and an attempt the engine
+// reports as retryable (a serialization failure, a deadlock) is run again
+// from the start, so fn must do all its work through tx.
+func (ix *Index) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	release, err := ix.writer(ctx)
+	defer release()
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer tx.Rollback()
-	if err := ix.d.lockTx(ctx, tx); err != nil {
-		return "", err
-	}
-	cur, err := currentStore(ctx, tx)
-	if err != nil || cur != "" {
-		return cur, err
-	}
-	if _, err := tx.ExecContext(ctx, ix.d.rebind(`INSERT INTO stores (location, created_ns) VALUES (?, ?)`),
-		store, time.Now().UnixNano()); err != nil {
-		return "", err
-	}
-	return store, tx.Commit()
+	return retry(ctx, ix.d, func() error {
+		tx, err := ix.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 // fromNanos turns a stored time back into a UTC time.Time.

@@ -134,26 +134,16 @@ func (ix *Index) Record(ctx context.Context, atts []cas.Attachment) ([]cas.Attac
 // record records atts in one transaction; then, when set, runs in the same
 // transaction with the recorded attachments before the commit.
 func (ix *Index) record(ctx context.Context, atts []cas.Attachment, then func(ctx context.Context, tx *sql.Tx, recorded []cas.Attachment, ns int64) error) ([]cas.Attachment, error) {
-	release, err := ix.writer(ctx)
-	defer release()
-	if err != nil {
-		return nil, err
-	}
 	var out []cas.Attachment
-	err = retry(ctx, ix.d, func() (err error) {
-		out, err = ix.recordTx(ctx, atts, then)
+	err := ix.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = ix.recordTx(ctx, tx, atts, then)
 		return err
 	})
 	return out, err
 }
 
-// recordTx is one attempt of record.
-func (ix *Index) recordTx(ctx context.Context, atts []cas.Attachment, then func(ctx context.Context, tx *sql.Tx, recorded []cas.Attachment, ns int64) error) ([]cas.Attachment, error) {
-	tx, err := ix.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+// recordTx is one attempt of record, in tx.
+func (ix *Index) recordTx(ctx context.Context, tx *sql.Tx, atts []cas.Attachment, then func(ctx context.Context, tx *sql.Tx, recorded []cas.Attachment, ns int64) error) ([]cas.Attachment, error) {
 	ns := time.Now().UnixNano()
 	out := make([]cas.Attachment, 0, len(atts))
 	for len(atts) > 0 {
@@ -173,9 +163,6 @@ func (ix *Index) recordTx(ctx context.Context, atts []cas.Attachment, then func(
 		if err := then(ctx, tx, out, ns); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

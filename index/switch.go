@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -29,16 +30,10 @@ func (ix *Index) SwitchStore(ctx context.Context, from, to string, checked int64
 }
 
 func (ix *Index) switchStore(ctx context.Context, from, to string, checked int64) error {
-	release, err := ix.writer(ctx)
-	defer release()
-	if err != nil {
-		return err
-	}
-	tx, err := ix.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return ix.write(ctx, func(tx *sql.Tx) error { return ix.switchStoreTx(ctx, tx, from, to, checked) })
+}
+
+func (ix *Index) switchStoreTx(ctx context.Context, tx *sql.Tx, from, to string, checked int64) error {
 	if err := ix.d.lockTx(ctx, tx); err != nil {
 		return err
 	}
@@ -60,5 +55,5 @@ func (ix *Index) switchStore(ctx context.Context, from, to string, checked int64
 		to, time.Now().UnixNano()); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }

@@ -76,16 +76,10 @@ func (ix *Index) RecordVerifications(ctx context.Context, vs []cas.Verification)
 }
 
 func (ix *Index) recordVerifications(ctx context.Context, vs []cas.Verification) error {
-	release, err := ix.writer(ctx)
-	defer release()
-	if err != nil {
-		return err
-	}
-	tx, err := ix.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return ix.write(ctx, func(tx *sql.Tx) error { return ix.recordVerificationsTx(ctx, tx, vs) })
+}
+
+func (ix *Index) recordVerificationsTx(ctx context.Context, tx *sql.Tx, vs []cas.Verification) error {
 	var store int64
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM stores ORDER BY id DESC LIMIT 1`).Scan(&store); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -108,7 +102,7 @@ func (ix *Index) recordVerifications(ctx context.Context, vs []cas.Verification)
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // cleanDetail makes a detail text storable on every engine.
