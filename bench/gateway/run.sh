@@ -4,8 +4,9 @@
 #
 # Usage: bench/gateway/run.sh        (from anywhere; needs go, curl, nginx, wrk)
 # Knobs: N_SMALL (2000 blobs of 4 KiB), CONNS (64), DURATION (5 s per wrk
-#        run), SMALL_PAIRS (5 gateway/nginx pairs), BIG_MIB (1024), RUNS (5
-#        timed runs of each large transfer).
+#        run), SMALL_PAIRS (5 gateway/nginx pairs), BIG_MIB (1024; 0 skips
+#        the large download and upload), RUNS (5 timed runs of each large
+#        transfer).
 #
 # Prints: requests/s for 4 KiB blobs by signed link (every body verified by
 # the gateway; nginx ignores the query), MB/s for one BIG_MIB blob against
@@ -50,9 +51,11 @@ log "building casctl"
 log "making $N_SMALL blobs of 4 KiB and one of $BIG_MIB MiB"
 for i in $(seq 1 "$N_SMALL"); do head -c 4096 /dev/urandom >"$work/small/$i"; done
 (cd "$work/small" && ls | xargs "$casctl" put >/dev/null)
-head -c $((BIG_MIB << 20)) /dev/urandom >"$work/big"
-"$casctl" put "$work/big" >/dev/null
-big=$(sha256sum "$work/big" | cut -c1-64)
+if ((BIG_MIB > 0)); then
+	head -c $((BIG_MIB << 20)) /dev/urandom >"$work/big"
+	"$casctl" put "$work/big" >/dev/null
+	big=$(sha256sum "$work/big" | cut -c1-64)
+fi
 
 # ------------------------------------------------------------ servers
 gport=$(free_port)
@@ -125,6 +128,7 @@ for r in $(seq 1 "$SMALL_PAIRS"); do
 done
 echo "median ratio gateway/nginx: $(printf '%s\n' "${ratios[@]}" | median)"
 
+if ((BIG_MIB > 0)); then
 echo "== one $BIG_MIB MiB blob (curl -o /dev/null), each run: Go SHA-256 of as many bytes in memory, gateway, nginx"
 glink=$("$casctl" url "$big")
 mbs() { awk "BEGIN {printf \"%.0f\", $BIG_MIB*1.048576/($1/1000)}"; }
@@ -160,5 +164,6 @@ for r in $(seq 1 "$RUNS"); do
 	echo "run $r: curl $c ms, casctl put $p ms, ratio $ratio"
 done
 echo "median curl/casctl put: $(printf '%s\n' "${ratios[@]}" | median)"
+fi
 
 echo "== gateway peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$serve_pid/status")"

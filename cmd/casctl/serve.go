@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,6 +49,7 @@ func serveCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "rotate-key", Usage: "make a new link-signing key and exit; the previous one verifies for --key-grace"},
 			&cli.DurationFlag{Name: "key-grace", Value: gateway.DefaultKeyGrace, Usage: "with --rotate-key: how long links signed with the previous key stay valid (0: revoke)"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no access log"},
+			&cli.StringFlag{Name: "pprof", Hidden: true, Usage: "serve net/http/pprof on `ADDR` (profiling)"},
 		},
 		Action: func(c *cli.Context) error { return runServe(c, e) },
 	}
@@ -146,6 +149,16 @@ func runServe(c *cli.Context, e *env) error {
 		// the default the collector runs so often that it halves the
 		// request rate. The live heap is a few MiB, so this stays small.
 		debug.SetGCPercent(400)
+	}
+	if a := c.String("pprof"); a != "" {
+		// For profiling only: net/http/pprof registers on the default mux,
+		// which nothing else here serves.
+		pln, err := net.Listen("tcp", a)
+		if err != nil {
+			return usageError{fmt.Errorf("serve: --pprof: %w", err)}
+		}
+		defer pln.Close()
+		go http.Serve(pln, nil)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
