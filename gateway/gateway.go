@@ -36,7 +36,7 @@ const (
 	DefaultRedirectExpiry = 5 * time.Minute
 	defaultVerifiedCache  = 10000
 	defaultMetaCache      = 100000
-	defaultFDCache        = 512
+	defaultFDCache        = 4096
 )
 
 // Options configure a Handler.

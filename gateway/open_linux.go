@@ -54,7 +54,15 @@ type cachedFD struct {
 
 var fdRecheck = time.Second // a variable for tests
 
-func newFDCache(max int) *fdCache { return &fdCache{max: max, files: map[cas.Digest]*cachedFD{}} }
+// newFDCache keeps up to n files open, and at most a quarter of the
+// process's file limit (Go raises the soft limit to the hard one).
+func newFDCache(n int) *fdCache {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		n = int(min(uint64(n), max(lim.Cur/4, 16)))
+	}
+	return &fdCache{max: n, files: map[cas.Digest]*cachedFD{}}
+}
 
 func (c *fdCache) acquire(d cas.Digest, path string) (*cachedFD, error) {
 	now := time.Now()
@@ -68,15 +76,17 @@ func (c *fdCache) acquire(d cas.Digest, path string) (*cachedFD, error) {
 	c.mu.Unlock()
 
 	var st syscall.Stat_t
+	if e == nil {
+		// Nothing to compare with: open and fstat without a stat first.
+		return c.open(d, path, now, &st)
+	}
 	if err := stat(path, &st); err != nil {
-		if e != nil {
-			c.mu.Lock()
-			c.evict(e)
-			c.mu.Unlock()
-		}
+		c.mu.Lock()
+		c.evict(e)
+		c.mu.Unlock()
 		return nil, mapErrno(err)
 	}
-	if e != nil && e.dev == st.Dev && e.ino == st.Ino && e.info == infoOf(&st) {
+	if e.dev == st.Dev && e.ino == st.Ino && e.info == infoOf(&st) {
 		c.mu.Lock()
 		if !e.evicted {
 			e.checked = now
@@ -86,11 +96,16 @@ func (c *fdCache) acquire(d cas.Digest, path string) (*cachedFD, error) {
 		}
 		c.mu.Unlock()
 	}
+	return c.open(d, path, now, &st)
+}
+
+// open opens path anew and caches it as d's file, in place of any other.
+func (c *fdCache) open(d cas.Digest, path string, now time.Time, st *syscall.Stat_t) (*cachedFD, error) {
 	fd, err := openRead(path)
 	if err != nil {
 		return nil, mapErrno(err)
 	}
-	if err := syscall.Fstat(fd, &st); err != nil {
+	if err := syscall.Fstat(fd, st); err != nil {
 		syscall.Close(fd)
 		return nil, err
 	}
@@ -98,7 +113,7 @@ func (c *fdCache) acquire(d cas.Digest, path string) (*cachedFD, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("not a regular file: %w", cas.ErrCorrupt)
 	}
-	n := &cachedFD{d: d, fd: fd, info: infoOf(&st), dev: st.Dev, ino: st.Ino, checked: now, refs: 1}
+	n := &cachedFD{d: d, fd: fd, info: infoOf(st), dev: st.Dev, ino: st.Ino, checked: now, refs: 1}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.files[d]; old != nil {
