@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -74,13 +75,24 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 
-	etag := `"` + t.digest.String() + `"`
+	var dbuf [2*len(cas.Digest{}) + 2]byte
+	dbuf[0], dbuf[len(dbuf)-1] = '"', '"'
+	hex.Encode(dbuf[1:len(dbuf)-1], t.digest[:])
+	etag := string(dbuf[:])
+	// Header values share one array, set under their canonical keys
+	// (what Header.Set would do, without a slice and a canonicalisation
+	// each).
+	vals := make([]string, 7)
 	hdr := w.Header()
-	hdr.Set("ETag", etag)
+	setHdr := func(i int, k, v string) {
+		vals[i] = v
+		hdr[k] = vals[i : i+1 : i+1]
+	}
+	setHdr(0, "Etag", etag)
 	if t.byName {
-		hdr.Set("Cache-Control", revalidate)
+		setHdr(1, "Cache-Control", revalidate)
 	} else {
-		hdr.Set("Cache-Control", immutable)
+		setHdr(1, "Cache-Control", immutable)
 	}
 	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
@@ -94,11 +106,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}
-		hdr.Set("Content-Type", ctype)
-		hdr.Set("Content-Disposition", cas.ContentDisposition(fname, inline))
-		hdr.Set("Accept-Ranges", "bytes")
-		hdr.Set("X-Content-Type-Options", "nosniff")
-		hdr.Set("Content-Security-Policy", "sandbox")
+		setHdr(2, "Content-Type", ctype)
+		setHdr(3, "Content-Disposition", cas.ContentDisposition(fname, inline))
+		setHdr(4, "Accept-Ranges", "bytes")
+		setHdr(5, "X-Content-Type-Options", "nosniff")
+		setHdr(6, "Content-Security-Policy", "sandbox")
 	}
 	rg := r.Header.Get("Range")
 	if r.Method == http.MethodGet && (rg == "" || !ifRange(r.Header.Get("If-Range"), etag)) {
@@ -144,11 +156,14 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 	if setHeaders != nil {
 		setHeaders(info)
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	w.Header()["Content-Length"] = []string{strconv.FormatInt(info.Size, 10)}
 	w.WriteHeader(http.StatusOK)
-	if info.Size <= pipelineMin {
+	switch {
+	case info.Size <= smallMax:
+		err = copySmall(w, rc, d, info.Size)
+	case info.Size <= pipelineMin:
 		err = copySerial(w, cas.NewReader(rc, d, info.Size))
-	} else {
+	default:
 		err = copyPipelined(w, rc, d, info.Size)
 	}
 	switch {
@@ -164,6 +179,44 @@ func (h *Handler) serveFull(w http.ResponseWriter, r *http.Request, d cas.Digest
 // pipelineMin is the size above which reading, hashing and writing run on
 // goroutines of their own (copyPipelined).
 const pipelineMin = 1 << 20
+
+// smallMax is the size up to which a blob is read whole into one pooled
+// buffer, hashed in one call and written in one call (copySmall).
+const smallMax = 64 << 10
+
+// copySmall reads the size bytes of rc into a pooled buffer (one pread for
+// a local file), checks that they hash to d and only then writes them: as
+// with cas.Reader, a short, long or wrong blob is ErrCorrupt and nothing of
+// it is written.
+func copySmall(w io.Writer, rc io.Reader, d cas.Digest, size int64) error {
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	b := (*buf)[:size+1] // one byte more: a file grown past size shows
+	n := 0
+	for {
+		m, err := rc.Read(b[n:])
+		n += m
+		if int64(n) >= size || err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case int64(n) > size:
+		return fmt.Errorf("read %s: more than the expected %d bytes: %w", d.Short(), size, cas.ErrCorrupt)
+	case int64(n) < size:
+		return fmt.Errorf("read %s: got %d bytes, want %d: %w", d.Short(), n, size, cas.ErrCorrupt)
+	}
+	if got := cas.Digest(sha256.Sum256(b[:n])); got != d {
+		return fmt.Errorf("read %s: content hashes to %s: %w", d.Short(), got.Short(), cas.ErrCorrupt)
+	}
+	if _, err := w.Write(b[:n]); err != nil {
+		return writeErr{err}
+	}
+	return nil
+}
 
 // copySerial copies vr to w; io.EOF from vr, or its whole size delivered
 // (vr verified the digest before handing out the last bytes), is success.
