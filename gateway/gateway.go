@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/casstore/casstore/cas"
@@ -157,7 +158,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		el := time.Since(start)
 		h.metrics.observe(route, status, rec.n, in.n, el)
 		if h.opts.AccessLog != nil {
-			h.opts.AccessLog.Write(accessLine(start, r, status, rec.n, in.n, el, route))
+			b := linePool.Get().(*[]byte)
+			*b = appendAccessLine((*b)[:0], start, r, status, rec.n, in.n, el, route)
+			h.opts.AccessLog.Write(*b) // io.Writer: p is not retained
+			linePool.Put(b)
 		}
 		if aborted != nil {
 			panic(aborted)
@@ -302,9 +306,10 @@ func loggablePath(u *url.URL) string {
 	return b.String()
 }
 
-// accessLine formats one access log line.
-func accessLine(start time.Time, r *http.Request, status int, out, in int64, el time.Duration, route string) []byte {
-	b := make([]byte, 0, 256)
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendAccessLine appends one access log line to b.
+func appendAccessLine(b []byte, start time.Time, r *http.Request, status int, out, in int64, el time.Duration, route string) []byte {
 	b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
 	b = append(b, ' ')
 	b = appendSafe(b, r.RemoteAddr)

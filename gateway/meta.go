@@ -33,11 +33,14 @@ func newMetaCache(max int) *metaCache {
 // lookup returns the blob's Content-Type and file name from the index ("" and
 // "" when it knows none).
 func (c *metaCache) lookup(ctx context.Context, ix Index, d cas.Digest) (ctype, name string) {
-	now := time.Now()
 	c.mu.Lock()
 	m, ok := c.entries[d]
 	c.mu.Unlock()
-	if ok && (m.found || now.Before(m.until)) {
+	if ok && m.found {
+		return m.ctype, m.name
+	}
+	now := time.Now() // only negative entries expire
+	if ok && now.Before(m.until) {
 		return m.ctype, m.name
 	}
 	atts, err := ix.AttachmentsOf(ctx, d)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ type metrics struct {
 	verifyFailures  prometheus.Counter
 	inFlight        prometheus.Gauge
 	uploadsInFlight prometheus.Gauge
+	cached          [len(routes)][600]atomic.Pointer[children] // by route and status
 }
 
 func newMetrics() *metrics {
@@ -58,10 +60,42 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) observe(route string, status int, out, in int64, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	requests, duration := m.children(route, status)
+	requests.Inc()
+	duration.Observe(d.Seconds())
 	m.bytesOut.Add(float64(out))
 	m.bytesIn.Add(float64(in))
+}
+
+// routes are the route labels, in the order of metrics.cached.
+var routes = [...]string{routeBlob, routeTxn, routeUpload, routeUploadTxn, routeHealth, routeMetrics, routeOther}
+
+// children are the labelled series of one route and status code, looked up
+// once (WithLabelValues hashes the labels and locks on every call) and
+// kept. A series appears on /metrics only once used, as before.
+type children struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) children(route string, status int) (prometheus.Counter, prometheus.Observer) {
+	ri := -1
+	for i, r := range routes {
+		if r == route {
+			ri = i
+			break
+		}
+	}
+	if ri < 0 || status < 0 || status >= len(m.cached[0]) {
+		return m.requests.WithLabelValues(route, strconv.Itoa(status)), m.duration.WithLabelValues(route)
+	}
+	slot := &m.cached[ri][status]
+	if c := slot.Load(); c != nil {
+		return c.requests, c.duration
+	}
+	c := &children{m.requests.WithLabelValues(route, strconv.Itoa(status)), m.duration.WithLabelValues(route)}
+	slot.Store(c)
+	return c.requests, c.duration
 }
 
 // Registry returns the handler's metrics registry, for an application that
