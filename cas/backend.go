@@ -72,6 +72,10 @@ type PutOptions struct {
 	// has read: the hashing pass and, when something is uploaded, the
 	// upload. It must be cheap and safe for concurrent use.
 	Progress func(n int64)
+	// CheckStore asks the backend even when the attached index knows the
+	// blob: the way to restore a blob that was lost from the store (verify
+	// reports it missing) by putting its bytes again.
+	CheckStore bool
 }
 
 // Info describes a stored blob.

@@ -82,7 +82,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (PutResul
 // asked first: a blob it knows is not uploaded again.
 func (s *Store) PutSource(ctx context.Context, src Source, opts PutOptions) (PutResult, error) {
 	res := PutResult{Digest: src.Digest, Size: src.Size}
-	if s.index != nil {
+	if s.index != nil && !opts.CheckStore {
 		if size, ok, err := s.index.LookupBlob(ctx, src.Digest); err == nil && ok && size == src.Size {
 			return res, nil
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casstore/casstore/cas"
+	"github.com/casstore/casstore/cas/disk"
 )
 
 func TestAttachListShowGetByName(t *testing.T) {
@@ -145,4 +146,24 @@ func TestInvalidTransactionIDStoresNothing(t *testing.T) {
 	assert.Equal(t, exitUsage, r.code, r.stderr)
 	_, err := os.Stat(filepath.Join(c.storeDir(), cas.Sum(data).String()[:3]))
 	assert.ErrorIs(t, err, os.ErrNotExist, "the label is checked before the blob is stored")
+}
+
+func TestPutCheckStoreRestoresALostBlob(t *testing.T) {
+	c := newCLI(t)
+	data := []byte("a blob that will be lost")
+	f := c.file("f", data)
+	c.ok("put", "--txn", "T", f)
+	b, err := disk.New(c.storeDir())
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(b.Path(cas.Sum(data))))
+
+	r := c.run(nil, "verify")
+	assert.Equal(t, exitProblems, r.code, r.stdout+r.stderr)
+	// The index knows the blob, so a plain put uploads nothing...
+	assert.Contains(t, c.ok("put", "--txn", "T", f), "stored")
+	_, err = os.Stat(b.Path(cas.Sum(data)))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	// ...and --check-store asks the store, which stores it again.
+	assert.Contains(t, c.ok("put", "--check-store", "--txn", "T", f), "new")
+	c.ok("verify")
 }

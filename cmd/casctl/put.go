@@ -25,6 +25,7 @@ func putCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "txn", Usage: "record the files as attachments of transaction `T`"},
 			&cli.StringFlag{Name: "name", Usage: "attachment name (default: the file's base name; one file only)"},
 			&cli.StringFlag{Name: "type", Usage: "content type (default: sniffed from the bytes)"},
+			&cli.BoolFlag{Name: "check-store", Usage: "ask the store even when the index knows the blob (restores a blob verify reported missing)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error { return runPut(c, e) },
@@ -146,7 +147,7 @@ func putOne(c *cli.Context, e *env, store *cas.Store, file, txn string, bar *pro
 		}
 	}
 	o.ContentType = ctype
-	opts := cas.PutOptions{ContentType: ctype, Progress: bar.AddBytes}
+	opts := cas.PutOptions{ContentType: ctype, Progress: bar.AddBytes, CheckStore: c.Bool("check-store")}
 	if txn == "" {
 		res, err := store.Put(c.Context, r, opts)
 		if err != nil {

@@ -208,6 +208,12 @@ func printVerifyReport(w io.Writer, r *cas.VerifyReport) {
 	if r.Hidden > 0 {
 		fmt.Fprintln(w, "  hidden: a delete marker hides the blob, its data is still retained; removing the marker restores it")
 	}
+	if r.Missing > 0 {
+		fmt.Fprintln(w, "  missing: restore it with casctl put --check-store FILE (its original bytes), or casctl copy from a store that holds it")
+	}
+	if r.Corrupt+r.SizeMismatch > 0 {
+		fmt.Fprintln(w, "  corrupt: casstore never replaces stored data; move the damaged object aside by hand, then restore it as a missing one")
+	}
 	if r.Mode == "quick" && r.SizeOnly > 0 {
 		fmt.Fprintf(w, "  %d by size only: the store keeps no whole-object checksum for them (disk, S3 multipart); a deep verify reads them\n", r.SizeOnly)
 	}
