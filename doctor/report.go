@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/casstore/casstore/config"
+	"github.com/casstore/casstore/index"
 )
 
 // Status is a check's outcome.
@@ -76,7 +77,8 @@ func settings(cfg *config.Config) []Setting {
 	rep := cfg.Report()
 	out := make([]Setting, 0, len(rep))
 	for k, s := range rep {
-		out = append(out, Setting{Key: string(k), Value: s.Value, Source: s.Source, Secret: s.Secret})
+		// A location may carry a password (postgres://u:pw@h/db).
+		out = append(out, Setting{Key: string(k), Value: index.Redact(s.Value), Source: s.Source, Secret: s.Secret})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out

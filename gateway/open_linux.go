@@ -166,7 +166,9 @@ func stat(path string, st *syscall.Stat_t) error {
 
 func openRead(path string) (int, error) {
 	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		// A blob is a regular file: a planted symlink is refused, and a
+		// FIFO at a blob's path cannot block the request.
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 		if err != syscall.EINTR {
 			return fd, err
 		}

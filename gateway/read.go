@@ -440,8 +440,10 @@ func (h *Handler) readError(w http.ResponseWriter, r *http.Request, err error) {
 		httpError(w, http.StatusNotFound, "not found")
 	case errors.Is(err, cas.ErrEmptyTxn), errors.Is(err, cas.ErrInvalidDigest):
 		httpError(w, http.StatusBadRequest, "bad request")
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody reads the answer.
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer. (Any other
+		// cancellation falls through to an error status: an empty 200
+		// must never go out.)
 	default:
 		h.log.Error("read", "path", loggablePath(r.URL), "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the store could not be read")

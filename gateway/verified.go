@@ -61,6 +61,10 @@ func (c *verifiedCache) current(d cas.Digest, info cas.Info) bool {
 	return ok && s.size == info.Size && s.mod.Equal(info.ModTime)
 }
 
+// sharedVerifyTimeout bounds a whole-blob check that range requests wait
+// on; generous, since a large blob on a slow store takes a while.
+const sharedVerifyTimeout = 30 * time.Minute
+
 // ensure makes sure d verified since it last changed (info is how the
 // backend reports it now), calling verify when it did not; concurrent
 // callers for one blob share one verification.
@@ -96,7 +100,12 @@ func (c *verifiedCache) ensure(ctx context.Context, d cas.Digest, info cas.Info,
 		c.running[d] = call
 		c.mu.Unlock()
 
-		got, err := verify(ctx, d)
+		// The check is shared, so it must not die with the request that
+		// happened to start it (a player abandons range requests as it
+		// seeks): it runs on a context of its own, bounded in time.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedVerifyTimeout)
+		got, err := verify(vctx, d)
+		cancel()
 		if err == nil {
 			c.mark(d, got)
 		} else {

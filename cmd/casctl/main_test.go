@@ -209,3 +209,14 @@ func TestFlagWithoutValueIsUsage(t *testing.T) {
 	_, err := os.Stat(filepath.Join(c.dir, "--"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestDoctorNeverPrintsAnIndexPassword(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"doctor"}, {"doctor", "--json"}} {
+		args = append(args, "--index", "postgres://app:hunter2secret@127.0.0.1:1/db?password=qpw-secret")
+		r := c.run(nil, args...)
+		assert.NotContains(t, r.stdout+r.stderr, "hunter2secret")
+		assert.NotContains(t, r.stdout+r.stderr, "qpw-secret")
+		assert.Contains(t, r.stdout, "index", "the setting is listed, redacted")
+	}
+}

@@ -153,6 +153,11 @@ func runServe(c *cli.Context, e *env) error {
 	if a := c.String("pprof"); a != "" {
 		// For profiling only: net/http/pprof registers on the default mux,
 		// which nothing else here serves.
+		// Loopback only: the profiles show the command line, which may
+		// name an index URL.
+		if host, _, err := net.SplitHostPort(a); err != nil || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
+			return usageError{fmt.Errorf("serve: --pprof %q: give a loopback address such as 127.0.0.1:6060", a)}
+		}
 		pln, err := net.Listen("tcp", a)
 		if err != nil {
 			return usageError{fmt.Errorf("serve: --pprof: %w", err)}

@@ -163,7 +163,7 @@ func defaultJobs(b cas.Backend, quick bool) int {
 func parseSince(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || n > 100*365 {
 			return 0, fmt.Errorf("%q: want a number of days (7d) or a duration (36h)", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
