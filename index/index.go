@@ -22,6 +22,7 @@ type Index struct {
 	where    string // Path()
 	readOnly bool
 	wsem     chan struct{} // one writer at a time when d.serialWrites
+	store    string        // the store the index was opened for; "" when unchecked
 	st       statements
 }
 
@@ -244,6 +245,25 @@ func (ix *Index) bindStore(ctx context.Context, store string) error {
 	}
 	if cur != "" && cur != store {
 		return fmt.Errorf("the index belongs to store %s, not to %s: %w", cur, store, cas.ErrStoreMismatch)
+	}
+	ix.store = store
+	return nil
+}
+
+// stillBound checks, inside a write transaction, that the index still
+// belongs to the store it was opened with: a process that opened it before
+// a switch (a gateway, a running import) stores its blobs in the old
+// store, and must not record them as if they were in the new one.
+func (ix *Index) stillBound(ctx context.Context, tx *sql.Tx) error {
+	if ix.store == "" {
+		return nil
+	}
+	cur, err := currentStore(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if cur != ix.store {
+		return fmt.Errorf("the index was switched to store %s after it was opened for %s; open it again: %w", cur, ix.store, cas.ErrStoreMismatch)
 	}
 	return nil
 }

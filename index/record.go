@@ -136,6 +136,9 @@ func (ix *Index) Record(ctx context.Context, atts []cas.Attachment) ([]cas.Attac
 func (ix *Index) record(ctx context.Context, atts []cas.Attachment, then func(ctx context.Context, tx *sql.Tx, recorded []cas.Attachment, ns int64) error) ([]cas.Attachment, error) {
 	var out []cas.Attachment
 	err := ix.write(ctx, func(tx *sql.Tx) (err error) {
+		if err := ix.stillBound(ctx, tx); err != nil {
+			return err
+		}
 		out, err = ix.recordTx(ctx, tx, atts, then)
 		return err
 	})

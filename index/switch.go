@@ -26,6 +26,9 @@ func (ix *Index) SwitchStore(ctx context.Context, from, to string, checked int64
 	if err := ix.switchStore(ctx, from, to, checked); err != nil {
 		return fmt.Errorf("index: switch store from %s to %s: %w", from, to, ix.d.classify(err))
 	}
+	if ix.store == from {
+		ix.store = to // this handle follows its own switch
+	}
 	return nil
 }
 

@@ -80,6 +80,9 @@ func (ix *Index) recordVerifications(ctx context.Context, vs []cas.Verification)
 }
 
 func (ix *Index) recordVerificationsTx(ctx context.Context, tx *sql.Tx, vs []cas.Verification) error {
+	if err := ix.stillBound(ctx, tx); err != nil {
+		return err
+	}
 	var store int64
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM stores ORDER BY id DESC LIMIT 1`).Scan(&store); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

@@ -2,6 +2,7 @@ package indextest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func runImportsAndSwitch(t *testing.T, h Harness) {
 	t.Run("ImportedFiles", func(t *testing.T) { testImportedFiles(t, h) })
 	t.Run("ImportedFilesAtomic", func(t *testing.T) { testImportedFilesAtomic(t, h) })
 	t.Run("SwitchStore", func(t *testing.T) { testSwitchStore(t, h) })
+	t.Run("WritersBoundToOldStore", func(t *testing.T) { testWritersBoundToOldStore(t, h) })
 }
 
 func imported(path string, size int64, mtime time.Time, a cas.Attachment) index.ImportedFile {
@@ -152,4 +154,30 @@ func testSwitchStore(t *testing.T, h Harness) {
 	if hist, _ := ix2.StoreHistory(ctx); len(hist) != 3 || hist[2].Location != Store {
 		t.Fatalf("history = %+v", hist)
 	}
+}
+
+// testWritersBoundToOldStore: a handle opened before a switch may not
+// record anything afterwards; the handle that switched follows its switch.
+func testWritersBoundToOldStore(t *testing.T, h Harness) {
+	ctx := context.Background()
+	loc := h.NewLocation(t)
+	old := MustOpen(t, loc)
+	defer old.Close()
+	MustRecord(t, old, Att("T", "a", "alpha"))
+	switcher := MustOpen(t, loc)
+	defer switcher.Close()
+	n, err := switcher.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := switcher.SwitchStore(ctx, Store, "file:///elsewhere", n.Blobs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Record(ctx, []cas.Attachment{Att("T", "b", "beta")}); !errors.Is(err, cas.ErrStoreMismatch) {
+		t.Fatalf("record through a handle of the old store = %v, want ErrStoreMismatch", err)
+	}
+	if err := old.RecordVerifications(ctx, []cas.Verification{{Digest: Att("T", "a", "alpha").Digest, Time: time.Now(), Method: cas.MethodContent, Outcome: cas.OutcomeOK}}); !errors.Is(err, cas.ErrStoreMismatch) {
+		t.Fatalf("verification through a handle of the old store = %v, want ErrStoreMismatch", err)
+	}
+	MustRecord(t, switcher, Att("T", "c", "gamma"))
 }
