@@ -91,5 +91,8 @@ type Entry struct {
 	Name   string // the name under the store root, as the backend sees it
 	Digest Digest // valid only when Valid
 	Valid  bool   // Name is a well-formed blob name
-	Size   int64
+	// Leftover marks the backend's own temporary file of a put that was
+	// interrupted (a crash): not a blob, not a stranger's file either.
+	Leftover bool
+	Size     int64
 }

@@ -207,10 +207,6 @@ func (r *VerifyReport) ProblemCount() int64 {
 	return r.Missing + r.Hidden + r.Corrupt + r.SizeMismatch
 }
 
-// leftoverPrefix starts the name of the disk backend's temporary files
-// (disk.TempPrefix): a crash can leave one behind.
-const leftoverPrefix = ".casstore-tmp-"
-
 // recordBatch is how many outcomes are appended to the log at once, and
 // recordEvery how long an outcome may wait: small, so an interrupted run
 // loses little.
@@ -550,8 +546,7 @@ func (v *verifier) feedScan(ctx context.Context, send func(verifyItem) error) er
 func (v *verifier) walk(ctx context.Context, fn func(e Entry, indexed bool, size int64) error) error {
 	return v.s.backend.Walk(ctx, func(e Entry) error {
 		if !e.Valid {
-			base := e.Name[strings.LastIndexByte(e.Name, '/')+1:]
-			if strings.HasPrefix(base, leftoverPrefix) {
+			if e.Leftover {
 				v.leftovers = append(v.leftovers, e.Name)
 			} else {
 				v.strays = append(v.strays, e.Name)

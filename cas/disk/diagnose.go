@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -76,7 +75,7 @@ func (b *Backend) Diagnose(ctx context.Context) (State, error) {
 		case e.Valid:
 			st.Blobs++
 			st.BlobBytes += e.Size
-		case strings.HasPrefix(filepath.Base(e.Name), TempPrefix):
+		case e.Leftover:
 			if ntemp++; ntemp <= maxListed {
 				st.Temp = append(st.Temp, f)
 			}

@@ -252,6 +252,7 @@ func (b *Backend) Walk(ctx context.Context, fn func(cas.Entry) error) error {
 		}
 		e.Digest, e.Valid = parseName(rel)
 		e.Valid = e.Valid && de.Type().IsRegular()
+		e.Leftover = strings.HasPrefix(de.Name(), TempPrefix)
 		return fn(e)
 	})
 }
