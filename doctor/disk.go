@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/casstore/casstore/cas/disk"
+	"github.com/casstore/casstore/internal/progress"
 )
 
 // Free space below which the store is in trouble.
@@ -25,7 +26,7 @@ func (d *doc) disk(ctx context.Context, b *disk.Backend) {
 		r.add(CheckDirectory, Failed, st.Root+" does not exist", "create it with casctl init (the first put creates it too), or fix the store setting")
 		return
 	}
-	r.add(CheckDirectory, OK, fmt.Sprintf("%s: %d blobs, %s", st.Root, st.Blobs, humanBytes(uint64(st.BlobBytes))), "")
+	r.add(CheckDirectory, OK, fmt.Sprintf("%s: %d blobs, %s", st.Root, st.Blobs, progress.Bytes(st.BlobBytes)), "")
 
 	switch {
 	case !st.Writable:
@@ -37,7 +38,7 @@ func (d *doc) disk(ctx context.Context, b *disk.Backend) {
 		r.add(CheckPermissions, OK, fmt.Sprintf("writable (mode %s)", st.Mode.Perm()), "")
 	}
 
-	free := fmt.Sprintf("%s free of %s", humanBytes(st.FreeBytes), humanBytes(st.TotalBytes))
+	free := fmt.Sprintf("%s free of %s", progress.Bytes(int64(st.FreeBytes)), progress.Bytes(int64(st.TotalBytes)))
 	switch {
 	case st.TotalBytes == 0:
 		r.add(CheckFreeSpace, Warning, "could not read the file system's size", "")

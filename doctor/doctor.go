@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/casstore/casstore/cas"
@@ -159,18 +157,4 @@ func (d *doc) probe(ctx context.Context, b cas.Backend) (writeErr, readErr error
 		d.r.add(CheckRead, Failed, errText(err), "")
 	}
 	return writeErr, readErr
-}
-
-// humanBytes renders n in binary units.
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatUint(n, 10) + " B"
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

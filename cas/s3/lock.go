@@ -3,13 +3,13 @@ package s3
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/casstore/casstore/cas"
+	"github.com/casstore/casstore/internal/duration"
 )
 
 // lockMode returns the Object Lock retention mode of new objects, "" for
@@ -41,16 +41,9 @@ func ParseRetention(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("retention %q: want a positive number of days (30d) or a duration (720h)", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("retention %q: want a positive number of days (30d) or a duration (720h)", s)
+	d, err := duration.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("retention %w", err)
 	}
 	return d, nil
 }

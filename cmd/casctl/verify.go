@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/casstore/casstore/cas/s3"
 	"github.com/casstore/casstore/config"
 	"github.com/casstore/casstore/index"
+	"github.com/casstore/casstore/internal/duration"
 	"github.com/casstore/casstore/internal/progress"
 )
 
@@ -59,7 +59,7 @@ func runVerify(c *cli.Context, e *env) error {
 		return usageError{fmt.Errorf("verify: --jobs %d: want 1 to 256", opts.Jobs)}
 	}
 	if c.IsSet("since") {
-		if opts.Since, err = parseSince(c.String("since")); err != nil {
+		if opts.Since, err = duration.Parse(c.String("since")); err != nil {
 			return usageError{fmt.Errorf("verify: --since: %w", err)}
 		}
 	}
@@ -157,22 +157,6 @@ func defaultJobs(b cas.Backend, quick bool) int {
 		return 4
 	}
 	return 2
-}
-
-// parseSince reads a duration: Go's (36h, 90m) or whole days (7d).
-func parseSince(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 || n > 100*365 {
-			return 0, fmt.Errorf("%q: want a number of days (7d) or a duration (36h)", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q: want a number of days (7d) or a duration (36h)", s)
-	}
-	return d, nil
 }
 
 // printVerifyReport writes the problems, one per line with the
