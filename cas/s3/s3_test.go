@@ -52,19 +52,6 @@ func TestConformance(t *testing.T) {
 	}, storetest.Options{LargeSize: minPartSize + 3<<20})
 }
 
-// source builds a Source over data claiming digest d and part digests
-// computed from data, as the Store would.
-func source(b *Backend, data []byte, d cas.Digest) cas.Source {
-	src := cas.Source{R: bytes.NewReader(data), Size: int64(len(data)), Digest: d}
-	if part := b.PartSize(src.Size); part > 0 {
-		src.PartSize = part
-		for off := int64(0); off < src.Size; off += part {
-			src.Parts = append(src.Parts, cas.Sum(data[off:min(off+part, src.Size)]))
-		}
-	}
-	return src
-}
-
 func pseudoRandom(seed byte, n int) []byte {
 	b := make([]byte, n)
 	x := uint32(seed)*2654435761 + 1
@@ -259,7 +246,7 @@ func TestOverwriteRefusedAtS3(t *testing.T) {
 	t.Run("OtherSize", func(t *testing.T) {
 		squat := []byte("a squatter of another size")
 		putRaw(t, env, b.Bucket(), key, squat)
-		stored, err := b.Put(ctx, source(b, data, d), cas.PutOptions{})
+		stored, err := b.Put(ctx, storetest.Source(b, data, d), cas.PutOptions{})
 		assert.False(t, stored)
 		require.ErrorIs(t, err, cas.ErrConflict)
 		assert.Contains(t, err.Error(), "bytes")
@@ -273,7 +260,7 @@ func TestOverwriteRefusedAtS3(t *testing.T) {
 		core := minio.Core{Client: env.Admin}
 		_, err := core.PutObject(ctx, b.Bucket(), key, bytes.NewReader(squat), int64(len(squat)), "", sum.String(), o)
 		require.NoError(t, err)
-		stored, err := b.Put(ctx, source(b, data, d), cas.PutOptions{})
+		stored, err := b.Put(ctx, storetest.Source(b, data, d), cas.PutOptions{})
 		assert.False(t, stored)
 		require.ErrorIs(t, err, cas.ErrConflict)
 		assert.Contains(t, err.Error(), "checksum")
@@ -298,7 +285,7 @@ func TestMultipartRace(t *testing.T) {
 			_, err := core.PutObject(ctx, b.Bucket(), key, bytes.NewReader(data), int64(len(data)), "", "", minio.PutObjectOptions{})
 			require.NoError(t, err)
 		}
-		stored, err := b.Put(ctx, source(b, data, d), cas.PutOptions{})
+		stored, err := b.Put(ctx, storetest.Source(b, data, d), cas.PutOptions{})
 		require.NoError(t, err)
 		assert.False(t, stored, "412 at complete means already stored")
 		assertNoUploads(t, env, b)
@@ -308,7 +295,7 @@ func TestMultipartRace(t *testing.T) {
 		b, env := newBackend(t)
 		squat := []byte("not the blob")
 		b.beforeComplete = func(ctx context.Context, key string) { putRaw(t, env, b.Bucket(), key, squat) }
-		stored, err := b.Put(ctx, source(b, data, d), cas.PutOptions{})
+		stored, err := b.Put(ctx, storetest.Source(b, data, d), cas.PutOptions{})
 		assert.False(t, stored)
 		require.ErrorIs(t, err, cas.ErrConflict)
 		assert.Equal(t, squat, getObject(t, env, b.Bucket(), b.Key(d)), "the other writer's object is unchanged")
@@ -387,7 +374,7 @@ func TestServerDown(t *testing.T) {
 	require.NoError(t, err, "construction makes no request")
 
 	data := []byte("x")
-	_, err = b.Put(ctx, source(b, data, cas.Sum(data)), cas.PutOptions{})
+	_, err = b.Put(ctx, storetest.Source(b, data, cas.Sum(data)), cas.PutOptions{})
 	require.ErrorIs(t, err, cas.ErrUnavailable)
 	assert.Contains(t, err.Error(), endpoint)
 	t.Log(err)
@@ -411,7 +398,7 @@ func testWrongCredentials(t *testing.T, token string) {
 	b, env := newBackend(t, func(c *Config) { c.SecretKey = secret; c.SessionToken = token })
 	data := []byte("x")
 	d := cas.Sum(data)
-	_, err := b.Put(ctx, source(b, data, d), cas.PutOptions{})
+	_, err := b.Put(ctx, storetest.Source(b, data, d), cas.PutOptions{})
 	require.ErrorIs(t, err, cas.ErrBadCredentials)
 	t.Log(err)
 	_, err2 := b.Stat(ctx, d)
@@ -433,7 +420,7 @@ func TestMissingBucket(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newBackend(t, func(c *Config) { c.Bucket = testenv.RandomName("missing-") })
 	data := []byte("x")
-	_, err := b.Put(ctx, source(b, data, cas.Sum(data)), cas.PutOptions{})
+	_, err := b.Put(ctx, storetest.Source(b, data, cas.Sum(data)), cas.PutOptions{})
 	require.ErrorIs(t, err, cas.ErrNoBucket)
 	assert.Contains(t, err.Error(), b.Bucket())
 	t.Log(err)
@@ -490,7 +477,7 @@ func TestBodyMismatchRefusedByServer(t *testing.T) {
 		d := cas.Sum(data)
 		bad := bytes.Clone(data)
 		bad[4000] ^= 0x80
-		src := source(b, bad, d)
+		src := storetest.Source(b, bad, d)
 		stored, err := b.Put(ctx, src, cas.PutOptions{})
 		assert.False(t, stored)
 		require.ErrorIs(t, err, cas.ErrCorrupt)
@@ -501,7 +488,7 @@ func TestBodyMismatchRefusedByServer(t *testing.T) {
 
 	t.Run("Part", func(t *testing.T) {
 		data := pseudoRandom(12, minPartSize+2<<20)
-		src := source(b, data, cas.Sum(data))
+		src := storetest.Source(b, data, cas.Sum(data))
 		bad := bytes.Clone(data)
 		bad[minPartSize+100] ^= 1 // the second part, after hashing
 		src.R = bytes.NewReader(bad)
@@ -519,7 +506,7 @@ func TestBodyMismatchRefusedByServer(t *testing.T) {
 func TestSourceWithWrongPartsIsRefused(t *testing.T) {
 	b, _ := newBackend(t)
 	data := make([]byte, 10)
-	src := source(b, data, cas.Sum(data))
+	src := storetest.Source(b, data, cas.Sum(data))
 	src.PartSize, src.Parts = 4, []cas.Digest{{}, {}, {}}
 	_, err := b.Put(context.Background(), src, cas.PutOptions{})
 	require.Error(t, err)

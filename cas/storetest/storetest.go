@@ -97,7 +97,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) cas.Backend, opts Options) 
 		b := newBackend(t)
 		claimed := cas.Sum([]byte("what the digest says"))
 		other := []byte("other bytes, same length")
-		src := source(other, claimed, b)
+		src := Source(b, other, claimed)
 		_, err := b.Put(ctx, src, cas.PutOptions{})
 		require.Error(t, err)
 		assert.ErrorIs(t, err, cas.ErrCorrupt)
@@ -113,7 +113,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) cas.Backend, opts Options) 
 		require.NoError(t, err)
 		// A second put under the same digest with other bytes (of another
 		// size) must not replace the first.
-		stored, err := b.Put(ctx, source([]byte("an impostor, longer than the original"), res.Digest, b), cas.PutOptions{})
+		stored, err := b.Put(ctx, Source(b, []byte("an impostor, longer than the original"), res.Digest), cas.PutOptions{})
 		assert.False(t, stored)
 		if err != nil {
 			assert.True(t, errors.Is(err, cas.ErrConflict) || errors.Is(err, cas.ErrCorrupt), "unexpected error %v", err)
@@ -226,9 +226,10 @@ func Run(t *testing.T, newBackend func(t *testing.T) cas.Backend, opts Options) 
 	})
 }
 
-// source builds a cas.Source over data that claims digest d, with part
-// digests computed from data the way the Store would.
-func source(data []byte, d cas.Digest, b cas.Backend) cas.Source {
+// Source builds a cas.Source over data that claims digest d, with part
+// digests computed from data the way the Store would: what a backend test
+// hands Put directly to exercise a mismatch.
+func Source(b cas.Backend, data []byte, d cas.Digest) cas.Source {
 	src := cas.Source{R: bytes.NewReader(data), Size: int64(len(data)), Digest: d}
 	if p, ok := b.(cas.Parter); ok {
 		if part := p.PartSize(src.Size); part > 0 {
