@@ -47,6 +47,8 @@ func errorMessage(err error) string {
 		msg += "\n  check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile in ~/.aws/credentials (casctl doctor shows where each came from)"
 	case errors.Is(err, cas.ErrNoBucket):
 		msg += "\n  create it (casctl init) or fix the store setting"
+	case errors.Is(err, cas.ErrStoreMismatch):
+		msg += "\n  name the index of this store with --index, or move the index with casctl copy and casctl switch (see casctl switch --history)"
 	case errors.Is(err, cas.ErrUnavailable):
 		msg += "\n  check that the server named above is running and that its address (the endpoint or index setting) is right"
 	}
