@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -126,14 +127,6 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error 
 	if err := checkVersion(cur, ms); err != nil {
 		return err
 	}
-	if cur == 0 {
-		// Never build an index inside another application's database.
-		if other, err := d.hasTables(ctx, conn); err != nil {
-			return err
-		} else if other {
-			return ErrNotIndex
-		}
-	}
 	// Every known migration not yet applied is applied, in order, a gap
 	// below the newest included (one added on a branch that landed late).
 	done, err := appliedVersions(ctx, d, conn)
@@ -144,14 +137,19 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error 
 		if done[m.version] {
 			continue
 		}
-		if err := applyMigration(ctx, d, conn, m); err != nil {
+		if err := applyMigration(ctx, d, conn, m); errors.Is(err, ErrNotIndex) {
+			return err
+		} else if err != nil {
 			return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
 		}
 	}
 	return nil
 }
 
-// applyMigration runs m unless it is already applied.
+// applyMigration runs m unless it is already applied. It refuses to build
+// an index inside another application's database: a database with tables
+// but no migration applied. Both questions are asked under the write lock,
+// so a process that created the index meanwhile is seen as such.
 func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -167,6 +165,13 @@ func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration
 	}
 	if done[m.version] {
 		return nil // another process got here first
+	}
+	if len(done) == 0 {
+		if other, err := d.hasTables(ctx, tx); err != nil {
+			return err
+		} else if other {
+			return ErrNotIndex
+		}
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return d.classify(err)

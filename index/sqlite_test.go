@@ -212,6 +212,35 @@ func TestImmutableSQLiteOnly(t *testing.T) {
 	}
 }
 
+// TestConcurrentCreate opens one new index from several connections at
+// once, again and again: each sees either no index (and creates it, under
+// the write lock) or the one another has just created, never a database of
+// "tables but no schema_migrations".
+func TestConcurrentCreate(t *testing.T) {
+	ctx := context.Background()
+	for i := range 40 {
+		loc := newLocation(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				ix, err := index.Open(ctx, loc, indextest.Store)
+				if err == nil {
+					err = ix.Close()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+	}
+}
+
 // TestTwoProcesses has two OS processes record into one index at once,
 // while this one does too.
 func TestTwoProcesses(t *testing.T) {
@@ -234,18 +263,35 @@ func TestTwoProcesses(t *testing.T) {
 		}
 		cmds, outs = append(cmds, cmd), append(outs, out)
 	}
+	// Each child's exit is watched from the start, so one that fails
+	// while getting ready ends the test at once.
+	exited := make([]chan error, len(cmds))
+	for i, cmd := range cmds {
+		exited[i] = make(chan error, 1)
+		go func() { exited[i] <- cmd.Wait() }()
+	}
+	stop := func() {
+		for i, c := range cmds {
+			c.Process.Kill()
+			<-exited[i]
+		}
+	}
 	// Let both children get ready, then start everyone at once.
 	deadline := time.Now().Add(60 * time.Second)
-	for _, id := range []string{"p1", "p2"} {
+	for i, id := range []string{"p1", "p2"} {
 		for {
 			if _, err := os.Stat(filepath.Join(dir, "ready-"+id)); err == nil {
 				break
 			}
+			select {
+			case err := <-exited[i]:
+				exited[i] <- err
+				stop()
+				t.Fatalf("child %s exited before it was ready (%v):\n%s", id, err, outs[i])
+			default:
+			}
 			if time.Now().After(deadline) {
-				for _, c := range cmds {
-					c.Process.Kill()
-					c.Wait()
-				}
+				stop()
 				t.Fatalf("child %s not ready:\n%s\n%s", id, outs[0], outs[1])
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -260,8 +306,8 @@ func TestTwoProcesses(t *testing.T) {
 		defer wg.Done()
 		child(t, loc, "p0", batches, per)
 	}()
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
+	for i := range cmds {
+		if err := <-exited[i]; err != nil {
 			t.Errorf("child %d: %v\n%s", i+1, err, outs[i])
 		}
 	}
