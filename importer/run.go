@@ -107,6 +107,10 @@ func Run(ctx context.Context, store *cas.Store, ix *index.Index, src Source, opt
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &runner{store: store, ix: ix, opts: opts, cancel: cancel, start: time.Now()}
+	var err error
+	if r.lookup, err = ix.AnyImportedFile(ctx); err != nil {
+		return r.sum, err
+	}
 	r.sum.DryRun = opts.DryRun
 
 	items := make(chan Item, 4*opts.Jobs)
@@ -127,7 +131,7 @@ func Run(ctx context.Context, store *cas.Store, ix *index.Index, src Source, opt
 		}()
 	}
 	var total, totalBytes int64
-	err := src(ctx, func(it Item) error {
+	err = src(ctx, func(it Item) error {
 		total++
 		if it.Err == nil {
 			if fi, err := os.Stat(it.Path); err == nil && fi.Mode().IsRegular() {
@@ -167,6 +171,9 @@ type runner struct {
 	cancel context.CancelCauseFunc
 	start  time.Time
 	stored sync.Map // cas.Digest -> struct{}: blobs this run stored or found stored
+	// lookup is false when no import has recorded a file in the index
+	// yet: then no file of this run can be known from an earlier one.
+	lookup bool
 
 	mu       sync.Mutex // guards sum, firstErr and OnFile calls
 	sum      Summary
@@ -291,9 +298,12 @@ func (r *runner) importFile(ctx context.Context, it Item, o *Outcome) (*index.Im
 		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
 	o.Size = fi.Size()
-	prev, known, err := r.ix.ImportedFile(ctx, it.Path)
-	if err != nil {
-		return nil, stopError{err}
+	var prev index.ImportedFile
+	var known bool
+	if r.lookup {
+		if prev, known, err = r.ix.ImportedFile(ctx, it.Path); err != nil {
+			return nil, stopError{err}
+		}
 	}
 	if known && prev.Size == fi.Size() && prev.ModTime.Equal(fi.ModTime()) {
 		// Unchanged since an import read it: its digest is known.

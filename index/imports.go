@@ -43,6 +43,16 @@ func scanImportedFile(row interface{ Scan(...any) error }) (ImportedFile, error)
 	return f, nil
 }
 
+// AnyImportedFile reports whether any import has recorded a file: an
+// import into an index that has none need not look its files up.
+func (ix *Index) AnyImportedFile(ctx context.Context) (bool, error) {
+	var any bool
+	if err := ix.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM imported_files)`).Scan(&any); err != nil {
+		return false, fmt.Errorf("index: imported files: %w", ix.d.classify(err))
+	}
+	return any, nil
+}
+
 // ImportedFile returns the newest record of the file at path, ok false when
 // no import recorded it.
 func (ix *Index) ImportedFile(ctx context.Context, path string) (ImportedFile, bool, error) {

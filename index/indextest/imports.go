@@ -28,6 +28,9 @@ func testImportedFiles(t *testing.T, h Harness) {
 	if _, ok, err := ix.ImportedFile(ctx, "/in/a"); ok || err != nil {
 		t.Fatalf("unknown path: ok %v, %v", ok, err)
 	}
+	if any, err := ix.AnyImportedFile(ctx); any || err != nil {
+		t.Fatalf("a new index has imported files: %v, %v", any, err)
+	}
 	t1 := time.Unix(1700000000, 123456789)
 	odd := "/in/T2/line\nbreak \xff é.txt"
 	files := []index.ImportedFile{
@@ -43,6 +46,9 @@ func testImportedFiles(t *testing.T, h Harness) {
 		if f.Attachment.ID == 0 || f.Created.IsZero() || f.Path != files[i].Path {
 			t.Fatalf("recorded %+v", f)
 		}
+	}
+	if any, err := ix.AnyImportedFile(ctx); !any || err != nil {
+		t.Fatalf("no imported files after an import: %v, %v", any, err)
 	}
 	got, ok, err := ix.ImportedFile(ctx, odd)
 	if err != nil || !ok {
