@@ -45,6 +45,13 @@ type dialect struct {
 	// the transaction ends (PostgreSQL: pg_advisory_xact_lock). SQLite's
 	// BEGIN IMMEDIATE serialises those already.
 	txLock func(ctx context.Context, tx *sql.Tx) error
+	// txLockShared, if set, is the shared form of txLock, taken first in
+	// each transaction that records under the current store (stillBound):
+	// a store switch then waits for the records in flight, and records
+	// begun after it see the new store (PostgreSQL:
+	// pg_advisory_xact_lock_shared; at READ COMMITTED each statement after
+	// it reads what committed before). SQLite's BEGIN IMMEDIATE does both.
+	txLockShared func(ctx context.Context, tx *sql.Tx) error
 	// check puts the database in the mode the index needs and verifies
 	// the settings the DSN asked for (SQLite: WAL, foreign keys).
 	check func(ctx context.Context, db *sql.DB, readOnly bool) error
@@ -73,6 +80,14 @@ func (d *dialect) lockTx(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	return d.txLock(ctx, tx)
+}
+
+// lockTxShared takes the dialect's txLockShared in tx, if it has one.
+func (d *dialect) lockTxShared(ctx context.Context, tx *sql.Tx) error {
+	if d.txLockShared == nil {
+		return nil
+	}
+	return d.txLockShared(ctx, tx)
 }
 
 // querier is what *sql.DB, *sql.Conn and *sql.Tx share.

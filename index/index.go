@@ -122,7 +122,15 @@ func (ix *Index) init(ctx context.Context, store string, ms []migration) error {
 			if other, err := d.hasTables(ctx, ix.db); err == nil && !other {
 				return fmt.Errorf("no casstore index in this database: %w", fs.ErrNotExist)
 			}
-			return ErrNotIndex
+			// Tables but no migration: another application's database,
+			// unless a process created the index between the two reads
+			// (its first migration commits tables and version at once).
+			if cur, err = schemaVersion(ctx, d, ix.db); err != nil {
+				return d.classify(err)
+			}
+			if cur == 0 {
+				return ErrNotIndex
+			}
 		}
 		if err := checkVersion(cur, ms); err != nil {
 			return err
@@ -253,10 +261,15 @@ func (ix *Index) bindStore(ctx context.Context, store string) error {
 // stillBound checks, inside a write transaction, that the index still
 // belongs to the store it was opened with: a process that opened it before
 // a switch (a gateway, a running import) stores its blobs in the old
-// store, and must not record them as if they were in the new one.
+// store, and must not record them as if they were in the new one. It takes
+// the dialect's shared lock first, so that a switch cannot commit between
+// this check and the transaction's commit.
 func (ix *Index) stillBound(ctx context.Context, tx *sql.Tx) error {
 	if ix.store == "" {
 		return nil
+	}
+	if err := ix.d.lockTxShared(ctx, tx); err != nil {
+		return err
 	}
 	cur, err := currentStore(ctx, tx)
 	if err != nil {

@@ -32,7 +32,8 @@ import (
 // how a long-running process survives a server restart.
 
 // migrationLockKey is the pg_advisory_xact_lock key under which migrations
-// run: "casstore" in ASCII. Advisory locks are per database.
+// and store switches run, and which records take shared: "casstore" in
+// ASCII. Advisory locks are per database.
 const migrationLockKey int64 = 0x636173_73746f7265
 
 // maxAttempts bounds how often a write is tried when PostgreSQL reports a
@@ -133,6 +134,10 @@ func postgresDialect(server string) *dialect {
 		lock: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },
 		txLock: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey)
+			return err
+		},
+		txLockShared: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, migrationLockKey)
 			return err
 		},
 		check: func(ctx context.Context, db *sql.DB, _ bool) error {
