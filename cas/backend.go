@@ -76,12 +76,6 @@ type PutOptions struct {
 	// blob: the way to restore a blob that was lost from the store (verify
 	// reports it missing) by putting its bytes again.
 	CheckStore bool
-	// LikelyNew says the blob is probably not stored yet: Store sets it
-	// when its attached index does not know the blob. A backend may then
-	// skip its existence check for a small blob and let the conditional
-	// write decide; in the rare case the store holds the blob unindexed,
-	// that costs one upload of the bytes, which the server refuses.
-	LikelyNew bool
 }
 
 // Info describes a stored blob.

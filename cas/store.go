@@ -83,11 +83,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (PutResul
 func (s *Store) PutSource(ctx context.Context, src Source, opts PutOptions) (PutResult, error) {
 	res := PutResult{Digest: src.Digest, Size: src.Size}
 	if s.index != nil && !opts.CheckStore {
-		size, ok, err := s.index.LookupBlob(ctx, src.Digest)
-		if err == nil && ok && size == src.Size {
+		if size, ok, err := s.index.LookupBlob(ctx, src.Digest); err == nil && ok && size == src.Size {
 			return res, nil
 		}
-		opts.LikelyNew = opts.LikelyNew || (err == nil && !ok)
 	}
 	if opts.Progress != nil {
 		src.R = countingReaderAt{src.R, opts.Progress}

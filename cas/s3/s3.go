@@ -40,10 +40,6 @@ const (
 	// minPartSize is both the single-PUT limit and the usual part size.
 	minPartSize = 64 << 20
 	maxParts    = 10000
-	// likelyNewMax is the largest blob put without a HEAD first when the
-	// caller says it is likely new (cas.PutOptions.LikelyNew): re-sending
-	// up to 1 MiB on a rare 412 costs about what the HEAD saves.
-	likelyNewMax = 1 << 20
 	// partsInFlight is how many parts upload at once.
 	partsInFlight = 4
 	// metaSHA256 is the user metadata key (x-amz-meta-sha256) holding the
@@ -158,27 +154,22 @@ func (b *Backend) Put(ctx context.Context, src cas.Source, opts cas.PutOptions) 
 
 	// A HEAD first: where the credential may read, an existing object costs
 	// no upload. Under a write-only policy it is refused, which is fine.
-	// A small blob the index does not know goes straight to the
-	// conditional PUT: one round trip instead of two.
 	canRead := true
-	if !opts.LikelyNew || src.Size > likelyNewMax {
-		info, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{Checksum: true})
-		if err == nil {
-			return false, b.compare(op, key, info, src)
+	info, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{Checksum: true})
+	if err == nil {
+		return false, b.compare(op, key, info, src)
+	}
+	if err = b.mapErr(op, key, "s3:GetObject", err); !errors.Is(err, cas.ErrNotFound) && !errors.Is(err, cas.ErrHidden) {
+		if !errors.Is(err, cas.ErrAccessDenied) {
+			return false, err
 		}
-		if err = b.mapErr(op, key, "s3:GetObject", err); !errors.Is(err, cas.ErrNotFound) && !errors.Is(err, cas.ErrHidden) {
-			if !errors.Is(err, cas.ErrAccessDenied) {
-				return false, err
-			}
-			canRead = false
-		}
+		canRead = false
 	}
 
 	ct := opts.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	var err error
 	if part := b.PartSize(src.Size); part > 0 {
 		err = b.putMultipart(ctx, op, key, src, ct)
 	} else {
@@ -192,7 +183,7 @@ func (b *Backend) Put(ctx context.Context, src cas.Source, opts cas.PutOptions) 
 	if !canRead {
 		return false, nil
 	}
-	info, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{Checksum: true})
+	info, err = b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{Checksum: true})
 	if err != nil {
 		if err = b.mapErr(op, key, "s3:GetObject", err); errors.Is(err, cas.ErrAccessDenied) {
 			return false, nil

@@ -21,7 +21,6 @@ import (
 
 	"github.com/casstore/casstore/cas"
 	"github.com/casstore/casstore/cas/storetest"
-	"github.com/casstore/casstore/index"
 	"github.com/casstore/casstore/internal/testenv"
 )
 
@@ -132,49 +131,6 @@ func TestDedupUploadsNothing(t *testing.T) {
 	methods, sent = cnt.reset()
 	assert.Equal(t, map[string]int{http.MethodHead: 1}, methods, "second put: one HEAD, no upload")
 	assert.Zero(t, sent)
-}
-
-// A store whose index does not know a small blob puts it with one
-// conditional PUT, no HEAD; one the store holds unindexed costs that PUT
-// (refused with 412) and a HEAD to check what holds the key. Large blobs
-// keep the HEAD first whatever the hint.
-func TestLikelyNewSkipsHead(t *testing.T) {
-	ctx := context.Background()
-	var cnt counter
-	b, _ := newBackend(t, func(c *Config) { c.Transport = &cnt })
-	ix, err := index.Open(ctx, filepath.Join(t.TempDir(), "index.db"), b.Location())
-	require.NoError(t, err)
-	t.Cleanup(func() { ix.Close() })
-	s := cas.New(b, cas.WithIndex(ix))
-
-	small := pseudoRandom(2, 100_000)
-	res, err := s.Put(ctx, bytes.NewReader(small), cas.PutOptions{})
-	require.NoError(t, err)
-	require.True(t, res.New)
-	methods, _ := cnt.reset()
-	assert.Equal(t, map[string]int{http.MethodPut: 1}, methods, "a new small blob: one PUT, no HEAD")
-
-	// Stored but not indexed (as after a crash between the two): the
-	// conditional PUT finds out.
-	again, err := s.Put(ctx, bytes.NewReader(small), cas.PutOptions{})
-	require.NoError(t, err)
-	assert.False(t, again.New)
-	methods, _ = cnt.reset()
-	assert.Equal(t, map[string]int{http.MethodPut: 1, http.MethodHead: 1}, methods, "412, then a HEAD to compare")
-
-	// Indexed: the index answers, nothing is sent.
-	_, err = ix.Record(ctx, []cas.Attachment{{Txn: "T", Name: "small", Digest: res.Digest, Size: res.Size}})
-	require.NoError(t, err)
-	_, err = s.Put(ctx, bytes.NewReader(small), cas.PutOptions{})
-	require.NoError(t, err)
-	methods, _ = cnt.reset()
-	assert.Empty(t, methods, "an indexed blob costs no request")
-
-	large := pseudoRandom(3, likelyNewMax+1)
-	_, err = s.Put(ctx, bytes.NewReader(large), cas.PutOptions{})
-	require.NoError(t, err)
-	methods, _ = cnt.reset()
-	assert.Equal(t, map[string]int{http.MethodHead: 1, http.MethodPut: 1}, methods, "above 1 MiB: HEAD first")
 }
 
 func TestEmptyBlob(t *testing.T) {
