@@ -146,8 +146,13 @@ func TestImportKilledAndResumed(t *testing.T) {
 			assert.Zero(t, sum.Failed)
 			assert.EqualValues(t, recorded, sum.AlreadyImported, "recorded files are not read again")
 			resumed := takeSnapshot(t, c, store, idx)
-			assert.EqualValues(t, len(resumed.Blobs)-len(before.Blobs), sum.NewBlobs,
-				"blobs stored before the kill are not uploaded again")
+			// The killed import (--jobs 1) may have had one upload in
+			// flight whose bytes had all reached MinIO: the server can
+			// finish storing it after the snapshot, and the rerun then
+			// finds it stored rather than uploading it.
+			added := int64(len(resumed.Blobs) - len(before.Blobs))
+			assert.Contains(t, []int64{sum.NewBlobs, sum.NewBlobs + 1}, added,
+				"blobs stored before the kill are not uploaded again: %d new, %d added", sum.NewBlobs, added)
 
 			otherIdx := filepath.Join(c.dir, "uninterrupted.db")
 			c.ok("import", "--store", other, "--index", otherIdx, tree)
