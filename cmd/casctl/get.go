@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -51,7 +52,7 @@ func runGet(c *cli.Context, e *env) error {
 	out := c.String("output")
 	if out != "" && !c.Bool("force") {
 		if _, err := os.Lstat(out); err == nil {
-			return usageError{fmt.Errorf("get: %s exists; use --force to replace it", out)}
+			return outputExists(out)
 		}
 	}
 	store, cfg, err := openStore(c, e)
@@ -127,7 +128,36 @@ func getToFile(c *cli.Context, e *env, store *cas.Store, d cas.Digest, out strin
 		}
 		return fmt.Errorf("get %s: %w", d.Short(), err)
 	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	return moveInto(tmp.Name(), out, c.Bool("force"))
+}
+
+// outputExists is the usage error for an output file that is there.
+func outputExists(out string) error {
+	return usageError{fmt.Errorf("get: %s exists; use --force to replace it", out)}
+}
+
+// moveInto puts the finished file tmp at out. Without force it never
+// replaces a file, not even one created while the blob was read: a hard
+// link fails if out exists. Where the file system has no hard links, out
+// is checked just before the rename instead.
+func moveInto(tmp, out string, force bool) error {
+	if force {
+		if err := os.Rename(tmp, out); err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		return nil
+	}
+	err := os.Link(tmp, out)
+	switch {
+	case err == nil:
+		return os.Remove(tmp)
+	case errors.Is(err, fs.ErrExist):
+		return outputExists(out)
+	}
+	if _, lerr := os.Lstat(out); lerr == nil {
+		return outputExists(out)
+	}
+	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
 	return nil
