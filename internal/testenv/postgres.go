@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -225,12 +226,21 @@ func (c *Cluster) kill() {
 	}
 }
 
+// freePort returns a port on 127.0.0.1 that nothing listens on now, taken
+// from below the kernel's ephemeral range (32768 and up, as scripts/test
+// does): between this check and the server's start, which can be seconds
+// away, no outgoing connection of a test running beside can take it, and
+// a stopped cluster can restart on it.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := 10000 + mrand.IntN(22000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testenv: no free port below 32000")
+	return 0
 }
