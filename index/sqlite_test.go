@@ -429,12 +429,13 @@ func copyFile(tb testing.TB, from, to string) {
 	}
 }
 
-// TestWaitsForOtherWriter holds the write lock from the sqlite3 shell for a
-// while: Record waits for it instead of failing.
+// TestWaitsForOtherWriter holds the write lock from the sqlite3 shell for
+// 2 s: Record waits for it instead of failing (and has waited at least
+// 500 ms of it, unless this process stalled for 1.5 s).
 func TestWaitsForOtherWriter(t *testing.T) {
 	ix := indextest.MustOpen(t, newLocation(t))
 	cmd := exec.Command(sqlite3Shell(t), ix.Path())
-	cmd.Stdin = strings.NewReader("BEGIN IMMEDIATE;\nSELECT 'locked';\n.shell sleep 1\nCOMMIT;\n")
+	cmd.Stdin = strings.NewReader("BEGIN IMMEDIATE;\nSELECT 'locked';\n.shell sleep 2\nCOMMIT;\n")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
