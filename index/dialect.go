@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -242,6 +243,12 @@ var sqliteDialect = &dialect{
 		}
 		if !strings.EqualFold(mode, "wal") {
 			if readOnly {
+				// An empty file: one being created this instant by
+				// another process (WAL comes first, then the tables).
+				var n int
+				if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err == nil && n == 0 {
+					return fmt.Errorf("no casstore index in this file yet: %w", fs.ErrNotExist)
+				}
 				return fmt.Errorf("journal mode is %q, not WAL: open it once read-write to convert it", mode)
 			}
 			return fmt.Errorf("journal mode is %q, not WAL (a file system without shared memory?)", mode)

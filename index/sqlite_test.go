@@ -105,6 +105,17 @@ func TestLocations(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "absent.db")); err == nil {
 		t.Error("read-only open created the file")
 	}
+
+	// An empty file, as another process leaves it for an instant while
+	// it creates the index: no index yet, not a broken one.
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = index.Open(ctx, empty, "", index.ReadOnly())
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read-only open of an empty file: %v", err)
+	}
 }
 
 // TestForeignDatabase: a SQLite file of another application is refused,
