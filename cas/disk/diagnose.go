@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -69,7 +68,10 @@ func (b *Backend) Diagnose(ctx context.Context) (State, error) {
 	}
 
 	var ntemp, nstray int
-	err = b.walkInfo(ctx, func(e cas.Entry, info fs.FileInfo) {
+	err = b.walk(ctx, func(e cas.Entry, info fs.FileInfo) error {
+		if info == nil {
+			return nil // gone meanwhile (a put's temporary file)
+		}
 		f := File{Name: e.Name, Size: e.Size, ModTime: info.ModTime()}
 		switch {
 		case e.Valid:
@@ -84,18 +86,7 @@ func (b *Backend) Diagnose(ctx context.Context) (State, error) {
 				st.Stray = append(st.Stray, f)
 			}
 		}
-	})
-	return st, err
-}
-
-// walkInfo is Walk with each file's FileInfo.
-func (b *Backend) walkInfo(ctx context.Context, fn func(cas.Entry, fs.FileInfo)) error {
-	return b.Walk(ctx, func(e cas.Entry) error {
-		info, err := os.Lstat(filepath.Join(b.root, filepath.FromSlash(e.Name)))
-		if err != nil {
-			return nil // gone meanwhile (a put's temporary file)
-		}
-		fn(e, info)
 		return nil
 	})
+	return st, err
 }

@@ -226,6 +226,12 @@ func (b *Backend) Stat(ctx context.Context, d cas.Digest) (cas.Info, error) {
 // is, with Valid false for names that do not follow the layout (temporary
 // files left by a crash among them).
 func (b *Backend) Walk(ctx context.Context, fn func(cas.Entry) error) error {
+	return b.walk(ctx, func(e cas.Entry, _ fs.FileInfo) error { return fn(e) })
+}
+
+// walk is Walk that also hands fn the file's FileInfo, nil when the file
+// vanished before it could be read (a put's temporary file).
+func (b *Backend) walk(ctx context.Context, fn func(cas.Entry, fs.FileInfo) error) error {
 	if _, err := os.Stat(b.root); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("disk: walk: %s: %w", b.root, cas.ErrNoBucket)
@@ -247,13 +253,16 @@ func (b *Backend) Walk(ctx context.Context, fn func(cas.Entry) error) error {
 			return err
 		}
 		e := cas.Entry{Name: filepath.ToSlash(rel)}
-		if fi, err := de.Info(); err == nil {
+		fi, err := de.Info()
+		if err == nil {
 			e.Size = fi.Size()
+		} else {
+			fi = nil
 		}
 		e.Digest, e.Valid = parseName(rel)
 		e.Valid = e.Valid && de.Type().IsRegular()
 		e.Leftover = strings.HasPrefix(de.Name(), TempPrefix)
-		return fn(e)
+		return fn(e, fi)
 	})
 }
 
