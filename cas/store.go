@@ -113,42 +113,55 @@ func (s *Store) partSize(size int64) int64 {
 }
 
 func (s *Store) hash(ctx context.Context, r io.Reader, progress func(int64)) (Source, func(), error) {
+	noop := func() {}
+	if f, ok := r.(*os.File); ok {
+		src, ok, err := s.hashInPlace(ctx, f, progress)
+		if err != nil {
+			return Source{}, noop, err
+		}
+		if ok {
+			return src, noop, nil
+		}
+	}
 	if progress != nil {
 		r = countingReader{r, progress}
 	}
-	noop := func() {}
-	f, ok := r.(*os.File)
-	if cr, counted := r.(countingReader); counted {
-		f, ok = cr.r.(*os.File)
-	}
-	if ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			pos, err := f.Seek(0, io.SeekCurrent)
-			if err != nil {
-				return Source{}, noop, err
-			}
-			size := fi.Size() - pos
-			part := s.partSize(size)
-			var in io.Reader = io.NewSectionReader(f, pos, size)
-			if progress != nil {
-				in = countingReader{in, progress}
-			}
-			res, err := hashStream(ctx, in, part, nil)
-			if err != nil {
-				return Source{}, noop, err
-			}
-			var probe [1]byte
-			if n, _ := f.ReadAt(probe[:], pos+size); res.size == size && n == 0 {
-				return Source{R: io.NewSectionReader(f, pos, size), Size: size, Digest: res.digest, PartSize: part, Parts: res.parts}, noop, nil
-			}
-			// The file's stated size is not its content's (a /proc or
-			// sysfs file), or it changed while read: spool what it holds.
-			if _, err := f.Seek(pos, io.SeekStart); err != nil {
-				return Source{}, noop, err
-			}
-		}
-	}
 	return s.spool(ctx, r)
+}
+
+// hashInPlace hashes a regular file from its current offset to its end and
+// returns a Source reading the file itself. ok is false, with f back at its
+// offset, when f is not a regular file or its content is not its stated
+// size: the caller spools it instead.
+func (s *Store) hashInPlace(ctx context.Context, f *os.File, progress func(int64)) (src Source, ok bool, err error) {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return Source{}, false, nil
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return Source{}, false, err
+	}
+	size := fi.Size() - pos
+	part := s.partSize(size)
+	var in io.Reader = io.NewSectionReader(f, pos, size)
+	if progress != nil {
+		in = countingReader{in, progress}
+	}
+	res, err := hashStream(ctx, in, part, nil)
+	if err != nil {
+		return Source{}, false, err
+	}
+	var probe [1]byte
+	if n, _ := f.ReadAt(probe[:], pos+size); res.size == size && n == 0 {
+		return Source{R: io.NewSectionReader(f, pos, size), Size: size, Digest: res.digest, PartSize: part, Parts: res.parts}, true, nil
+	}
+	// The file's stated size is not its content's (a /proc or sysfs file),
+	// or it changed while read: spool what it holds.
+	if _, err := f.Seek(pos, io.SeekStart); err != nil {
+		return Source{}, false, err
+	}
+	return Source{}, false, nil
 }
 
 // spool copies r into a temporary file while hashing it. The part digests
