@@ -41,7 +41,7 @@ func CreateBucket(ctx context.Context, cfg Config, opts BucketOptions) (*Backend
 	if err != nil {
 		return nil, Created{}, err
 	}
-	mode, _ := cfg.lockMode()
+	mode := b.lock
 	if mode != "" && !opts.ObjectLock {
 		return nil, Created{}, fmt.Errorf("s3: create bucket %s: object_lock_mode %s needs a bucket with Object Lock", cfg.Bucket, cfg.LockMode)
 	}

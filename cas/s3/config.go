@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 )
@@ -66,7 +67,7 @@ type Config struct {
 // String describes the configuration without secrets.
 func (c Config) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "s3 endpoint=%s region=%s bucket=%s prefix=%q path-style=%t", c.endpointOrDefault(), orNone(c.Region), c.Bucket, normPrefix(c.Prefix), c.PathStyle)
+	fmt.Fprintf(&b, "s3 endpoint=%s region=%s bucket=%s prefix=%q path-style=%t", redactURL(c.endpointOrDefault()), orNone(c.Region), c.Bucket, normPrefix(c.Prefix), c.PathStyle)
 	switch {
 	case c.Creds != nil:
 		b.WriteString(" credentials=custom")
@@ -104,6 +105,19 @@ func (c Config) endpointOrDefault() string {
 	return c.Endpoint
 }
 
+// redactURL hides the password of a URL's user information, and anything
+// before an '@' when the URL does not parse as having one, so that an
+// endpoint written with credentials is never echoed.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if i := strings.LastIndexByte(raw, '@'); i >= 0 {
+		return "[redacted]@" + raw[i+1:]
+	}
+	return raw
+}
+
 // normPrefix makes "uploads", "/uploads/" and "uploads/" all "uploads/"; an
 // empty prefix stays empty.
 func normPrefix(p string) string {
@@ -126,8 +140,11 @@ func parseEndpoint(c Config) (endpoint, error) {
 		return endpoint{}, errors.New("endpoint: neither an endpoint nor a region is set")
 	}
 	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		return endpoint{}, errors.New("endpoint: credentials in the URL are not allowed: use the access and secret key settings")
+	}
 	if err != nil || u.Host == "" {
-		return endpoint{}, fmt.Errorf("endpoint %q: want a URL like https://host[:port]", raw)
+		return endpoint{}, fmt.Errorf("endpoint %q: want a URL like https://host[:port]", redactURL(raw))
 	}
 	var secure bool
 	switch u.Scheme {
@@ -136,9 +153,6 @@ func parseEndpoint(c Config) (endpoint, error) {
 	case "http":
 	default:
 		return endpoint{}, fmt.Errorf("endpoint %q: scheme must be http or https", raw)
-	}
-	if u.User != nil {
-		return endpoint{}, fmt.Errorf("endpoint: credentials in the URL are not allowed: use the access and secret key settings")
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return endpoint{}, fmt.Errorf("endpoint %q: want scheme and host[:port] only, no path", raw)
@@ -172,6 +186,15 @@ func (c Config) validate() error {
 		return err
 	}
 	return nil
+}
+
+// bucketLookup is the URL style of requests: path-style when asked for,
+// otherwise chosen from the endpoint.
+func (c Config) bucketLookup() minio.BucketLookupType {
+	if c.PathStyle {
+		return minio.BucketLookupPath
+	}
+	return minio.BucketLookupAuto
 }
 
 func (c Config) credentials() (creds *credentials.Credentials, chain bool) {

@@ -62,11 +62,16 @@ func (b *Backend) ProbeEndpoint(ctx context.Context) (Endpoint, error) {
 // plainHTTP is an HTTP client without S3 signing, over the configured
 // transport.
 func (b *Backend) plainHTTP() *http.Client {
-	tr := b.cfg.Transport
-	if tr == nil {
-		tr, _ = minio.DefaultTransport(b.ep.secure)
+	return &http.Client{Transport: b.transport(), Timeout: 30 * time.Second}
+}
+
+// transport is the configured HTTP transport, or minio-go's default.
+func (b *Backend) transport() http.RoundTripper {
+	if b.cfg.Transport != nil {
+		return b.cfg.Transport
 	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	tr, _ := minio.DefaultTransport(b.ep.secure)
+	return tr
 }
 
 // Anonymous reports that the default credential chain found no credential,
@@ -98,17 +103,9 @@ func (b *Backend) BucketRegion(ctx context.Context) (string, error) {
 	// The backend's client answers from Config.Region without asking, and
 	// minio-go reads an AccessDenied as "us-east-1": ask with a client that
 	// has no region, and look at the status itself.
-	next := b.cfg.Transport
-	if next == nil {
-		next, _ = minio.DefaultTransport(b.ep.secure)
-	}
-	rec := &statusRecorder{next: next}
+	rec := &statusRecorder{next: b.transport()}
 	creds, _ := b.cfg.credentials()
-	lookup := minio.BucketLookupAuto
-	if b.cfg.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	c, err := minio.New(b.ep.host, &minio.Options{Creds: creds, Secure: b.ep.secure, Transport: rec, BucketLookup: lookup, MaxRetries: 1})
+	c, err := minio.New(b.ep.host, &minio.Options{Creds: creds, Secure: b.ep.secure, Transport: rec, BucketLookup: b.cfg.bucketLookup(), MaxRetries: 1})
 	if err != nil {
 		return "", fmt.Errorf("s3: %s: %w", op, err)
 	}
@@ -195,8 +192,7 @@ func (b *Backend) ObjectLock(ctx context.Context) (LockConfig, error) {
 // LockMode returns the configured retention mode of new objects
 // ("GOVERNANCE", "COMPLIANCE" or "") and its period.
 func (b *Backend) LockMode() (string, time.Duration) {
-	m, _ := b.cfg.lockMode()
-	return m.String(), b.cfg.LockRetention
+	return b.lock.String(), b.cfg.LockRetention
 }
 
 // ExpiringRule is a lifecycle rule that would delete blobs.

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,24 +14,24 @@ import (
 // lockMode returns the Object Lock retention mode of new objects, "" for
 // none.
 func (c Config) lockMode() (minio.RetentionMode, error) {
-	switch strings.ToLower(c.LockMode) {
+	var mode minio.RetentionMode
+	switch m := strings.ToLower(c.LockMode); m {
 	case "":
 		if c.LockRetention != 0 {
 			return "", fmt.Errorf("object_lock_retention %s is set but object_lock_mode is not (governance or compliance)", c.LockRetention)
 		}
 		return "", nil
 	case "governance":
-		if c.LockRetention <= 0 {
-			return "", errors.New("object_lock_mode governance needs a positive object_lock_retention (720h, 30d, ...)")
-		}
-		return minio.Governance, nil
+		mode = minio.Governance
 	case "compliance":
-		if c.LockRetention <= 0 {
-			return "", errors.New("object_lock_mode compliance needs a positive object_lock_retention (720h, 30d, ...)")
-		}
-		return minio.Compliance, nil
+		mode = minio.Compliance
+	default:
+		return "", fmt.Errorf("object_lock_mode %q: want governance or compliance", c.LockMode)
 	}
-	return "", fmt.Errorf("object_lock_mode %q: want governance or compliance", c.LockMode)
+	if c.LockRetention <= 0 {
+		return "", fmt.Errorf("object_lock_mode %s needs a positive object_lock_retention (720h, 30d, ...)", strings.ToLower(c.LockMode))
+	}
+	return mode, nil
 }
 
 // ParseRetention parses a retention period: a Go duration ("720h") or a
@@ -49,11 +48,11 @@ func ParseRetention(s string) (time.Duration, error) {
 }
 
 // applyUploadSettings adds the configured encryption and Object Lock
-// retention to the options of a new object. Validated in New.
+// retention to the options of a new object.
 func (b *Backend) applyUploadSettings(o *minio.PutObjectOptions) {
-	o.ServerSideEncryption, _ = b.cfg.encryption()
-	if mode, _ := b.cfg.lockMode(); mode != "" {
-		o.Mode = mode
+	o.ServerSideEncryption = b.sse
+	if b.lock != "" {
+		o.Mode = b.lock
 		// Whole seconds: the header carries RFC 3339 without fractions.
 		o.RetainUntilDate = time.Now().Add(b.cfg.LockRetention).UTC().Truncate(time.Second).Add(time.Second)
 	}

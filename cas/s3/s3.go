@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 
 	"github.com/casstore/casstore/cas"
 )
@@ -25,6 +26,9 @@ type Backend struct {
 	client *minio.Client
 	core   *minio.Core
 	chain  bool // credentials come from the default chain
+	// What every upload asks for, from cfg.SSE and cfg.LockMode.
+	sse  encrypt.ServerSide // nil: the bucket's default
+	lock minio.RetentionMode
 
 	// beforeComplete, when set (tests only), runs between the last part
 	// and CompleteMultipartUpload.
@@ -54,21 +58,19 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
+	sse, _ := cfg.encryption() // validated
+	lock, _ := cfg.lockMode()
 	ep, err := parseEndpoint(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
 	creds, chain := cfg.credentials()
-	lookup := minio.BucketLookupAuto
-	if cfg.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
 	client, err := minio.New(ep.host, &minio.Options{
 		Creds:        creds,
 		Secure:       ep.secure,
 		Transport:    cfg.Transport,
 		Region:       cfg.Region,
-		BucketLookup: lookup,
+		BucketLookup: cfg.bucketLookup(),
 		MaxRetries:   cfg.MaxRetries,
 	})
 	if err != nil {
@@ -81,6 +83,8 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		client: client,
 		core:   &minio.Core{Client: client},
 		chain:  chain,
+		sse:    sse,
+		lock:   lock,
 	}, nil
 }
 

@@ -560,6 +560,8 @@ func TestLocationAndConfig(t *testing.T) {
 		{Endpoint: "127.0.0.1:9000", Bucket: "blobs"},                // no scheme
 		{Endpoint: "http://host/path", Bucket: "blobs"},              // path
 		{Endpoint: "http://key:secret@host", Bucket: "blobs"},        // credentials in URL
+		{Endpoint: "ftp://key:secret@host", Bucket: "blobs"},         // credentials and a bad scheme
+		{Endpoint: "key:secret@host", Bucket: "blobs"},               // credentials and no scheme
 		{Endpoint: "http://host", Bucket: "blobs", Prefix: "a/../b"}, // traversal
 		{Endpoint: "http://host", Bucket: "Not_A_Bucket"},            // bucket name
 	} {
@@ -568,6 +570,7 @@ func TestLocationAndConfig(t *testing.T) {
 		if err != nil {
 			assert.NotContains(t, err.Error(), "key:secret")
 		}
+		assert.NotContains(t, bad.String(), "secret")
 	}
 }
 

@@ -66,10 +66,10 @@ func (e Encryption) String() string {
 
 // UploadEncryption is the encryption every upload asks for.
 func (b *Backend) UploadEncryption() Encryption {
-	switch strings.ToLower(b.cfg.SSE) {
-	case SSENone:
+	switch {
+	case b.sse == nil:
 		return Encryption{}
-	case SSEKMS, "aws:kms", "sse-kms":
+	case b.sse.Type() == encrypt.KMS:
 		return Encryption{Algorithm: "aws:kms", KMSKeyID: b.cfg.SSEKMSKeyID}
 	}
 	return Encryption{Algorithm: "AES256"}
