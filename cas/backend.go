@@ -23,7 +23,8 @@ type Backend interface {
 	Put(ctx context.Context, src Source, opts PutOptions) (stored bool, err error)
 
 	// Open returns length bytes of the blob's stored content from offset
-	// (length < 0: to the end), unverified, and the blob's Info. Callers
+	// (length < 0: to the end), unverified, and the blob's Info, whose Size
+	// is the whole blob's, known even for a range. Callers
 	// that want verification use Store.Open. A missing blob is ErrNotFound.
 	Open(ctx context.Context, d Digest, offset, length int64) (io.ReadCloser, Info, error)
 

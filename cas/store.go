@@ -202,13 +202,6 @@ func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", d.Short(), err)
 	}
-	if info.Size < 0 {
-		// The response carried no length (some gateways): ask for it.
-		if info, err = s.backend.Stat(ctx, d); err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("get %s: %w", d.Short(), err)
-		}
-	}
 	r := NewReader(rc, d, info.Size)
 	r.ctx = ctx
 	return r, nil

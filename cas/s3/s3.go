@@ -377,6 +377,16 @@ func (b *Backend) Open(ctx context.Context, d cas.Digest, offset, length int64) 
 	if total, ok := rangeTotal(h.Get("Content-Range")); ok {
 		info.Size = total
 	}
+	if info.Size < 0 {
+		// The response carried no length (some gateways send a whole
+		// object chunked): ask for it, as the contract promises it.
+		st, err := b.Stat(ctx, d)
+		if err != nil {
+			rc.Close()
+			return nil, cas.Info{}, err
+		}
+		info.Size = st.Size
+	}
 	return rc, info, nil
 }
 

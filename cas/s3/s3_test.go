@@ -111,6 +111,44 @@ func (c *counter) reset() (methods map[string]int, sent int64) {
 	return methods, sent
 }
 
+// noLength sends a GET's body without Content-Length (chunked), as some
+// S3 gateways do.
+type noLength struct{}
+
+func (noLength) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && r.Method == http.MethodGet && res.Header.Get("Content-Range") == "" {
+		res.Header.Del("Content-Length")
+		res.ContentLength = -1
+	}
+	return res, err
+}
+
+// A whole-object GET without a length still reports the blob's size, so
+// reads and deep verification check against it.
+func TestOpenWithoutContentLength(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newBackend(t, func(c *Config) { c.Transport = noLength{} })
+	s := cas.New(b)
+	data := pseudoRandom(4, 70_000)
+	res, err := s.Put(ctx, bytes.NewReader(data), cas.PutOptions{})
+	require.NoError(t, err)
+
+	rc, info, err := b.Open(ctx, res.Digest, 0, -1)
+	require.NoError(t, err)
+	rc.Close()
+	assert.Equal(t, int64(len(data)), info.Size)
+
+	var got bytes.Buffer
+	_, err = s.WriteTo(ctx, res.Digest, &got)
+	require.NoError(t, err)
+	assert.Equal(t, data, got.Bytes())
+
+	rep, err := s.Verify(ctx, nil, cas.VerifyOptions{Scan: true}) // deep: reads through Backend.Open
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), rep.OK, "deep verify: %+v", rep)
+}
+
 func TestDedupUploadsNothing(t *testing.T) {
 	ctx := context.Background()
 	var cnt counter
