@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -89,7 +88,7 @@ func runServe(c *cli.Context, e *env) error {
 		return err
 	}
 	defer ix.Close()
-	public, err := publicLinks(cfg)
+	public, err := boolSetting(cfg, config.PublicLinks)
 	if err != nil {
 		return err
 	}
@@ -236,22 +235,10 @@ func gatewayKeyFile(cfg *config.Config) string {
 	return filepath.Join(cfg.Dir(), gateway.KeyFileName)
 }
 
-func publicLinks(cfg *config.Config) (bool, error) {
-	v := cfg.Get(config.PublicLinks)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, usageError{fmt.Errorf("public_links %q (from %s): want true or false", v, cfg.Setting(config.PublicLinks).Source)}
-	}
-	return b, nil
-}
-
 // gatewayLinker returns the signer for links to the gateway at gateway_url
 // (the key file is made on first use).
 func gatewayLinker(cfg *config.Config) (cas.Linker, error) {
-	public, err := publicLinks(cfg)
+	public, err := boolSetting(cfg, config.PublicLinks)
 	if err != nil {
 		return nil, err
 	}
