@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/casstore/casstore/cas"
-	"github.com/casstore/casstore/config"
+	"github.com/casstore/casstore/index"
 	"github.com/casstore/casstore/internal/progress"
 )
 
@@ -60,12 +60,11 @@ func runPut(c *cli.Context, e *env) error {
 		if txn == "" {
 			return usageError{fmt.Errorf("put: %w", cas.ErrEmptyTxn)}
 		}
-		ix, err := openIndex(c.Context, cfg, store.Backend())
-		if err != nil {
+		var ix *index.Index
+		if store, ix, err = attachIndex(c.Context, cfg, store); err != nil {
 			return err
 		}
 		defer ix.Close()
-		store = cas.New(store.Backend(), cas.WithIndex(ix), cas.WithTempDir(cfg.Get(config.TempDir)))
 	}
 
 	var total int64

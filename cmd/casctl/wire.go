@@ -126,9 +126,19 @@ func openStoreWithIndex(c *cli.Context, e *env) (*cas.Store, *index.Index, *conf
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ix, err := openIndex(c.Context, cfg, store.Backend())
+	store, ix, err := attachIndex(c.Context, cfg, store)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return cas.New(store.Backend(), cas.WithIndex(ix), cas.WithTempDir(cfg.Get(config.TempDir))), ix, cfg, nil
+	return store, ix, cfg, nil
+}
+
+// attachIndex opens the configured index and returns store with it
+// attached.
+func attachIndex(ctx context.Context, cfg *config.Config, store *cas.Store) (*cas.Store, *index.Index, error) {
+	ix, err := openIndex(ctx, cfg, store.Backend())
+	if err != nil {
+		return nil, nil, err
+	}
+	return cas.New(store.Backend(), cas.WithIndex(ix), cas.WithTempDir(cfg.Get(config.TempDir))), ix, nil
 }
