@@ -180,7 +180,8 @@ func refuseCommands() []*cli.Command {
 	return cmds
 }
 
-// joinLines renders untrusted strings one per line, safely.
+// safeJoin renders untrusted strings comma-separated, each made safe with
+// cas.SafeName.
 func safeJoin(items []string) string {
 	out := make([]string, len(items))
 	for i, s := range items {

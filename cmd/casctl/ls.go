@@ -28,11 +28,10 @@ func runLs(c *cli.Context, e *env) error {
 	if txn == "" {
 		return usageError{fmt.Errorf("ls: %w", cas.ErrEmptyTxn)}
 	}
-	store, ix, _, err := openStoreWithIndex(c, e)
+	_, ix, _, err := openStoreWithIndex(c, e)
 	if err != nil {
 		return err
 	}
-	_ = store
 	defer ix.Close()
 	atts, err := ix.Attachments(c.Context, txn)
 	if err != nil {
