@@ -133,7 +133,8 @@ func Run(ctx context.Context, store *cas.Store, ix *index.Index, src Source, opt
 	var total, totalBytes int64
 	err = src(ctx, func(it Item) error {
 		total++
-		if it.Err == nil {
+		// The stat only feeds the bar's total: none without a bar.
+		if it.Err == nil && opts.Bar != nil {
 			if fi, err := os.Stat(it.Path); err == nil && fi.Mode().IsRegular() {
 				totalBytes += fi.Size()
 			}
