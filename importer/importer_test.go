@@ -52,6 +52,14 @@ func write(t *testing.T, path, content string) {
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 }
 
+// writeFiles writes files, by path relative to dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		write(t, filepath.Join(dir, p), c)
+	}
+}
+
 // blobsIn lists the digests stored in b.
 func blobsIn(t *testing.T, b cas.Backend) []string {
 	var out []string
@@ -97,9 +105,7 @@ func TestTreeWithDuplicates(t *testing.T) {
 			"RT-3/empty":            "",
 			"RT-3/notes again.txt":  "notes",
 		}
-		for p, c := range contents {
-			write(t, filepath.Join(dir, p), c)
-		}
+		writeFiles(t, dir, contents)
 		store, ix := setup(t, b)
 		src, err := importer.Tree(dir, 1)
 		require.NoError(t, err)
@@ -163,9 +169,7 @@ func TestManifestOddNames(t *testing.T) {
 			"files/日本語.txt":          "日本語",
 			"files/ space ":          "spaces",
 		}
-		for p, c := range files {
-			write(t, filepath.Join(dir, p), c)
-		}
+		writeFiles(t, dir, files)
 		csv := "path,txn,name,content_type\n" +
 			"files/résumé 📎.pdf,Ticket #1,résumé 📎.pdf,application/pdf\n" +
 			"\"files/with,comma\"\".txt\",Ticket #1,,\n" +

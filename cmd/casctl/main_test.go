@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,14 @@ func s3CLI(t *testing.T) (*harness, *testenv.MinIOEnv, string) {
 	c.vars["AWS_SECRET_ACCESS_KEY"] = m.SecretKey
 	c.vars["CASCTL_PATH_STYLE"] = "true"
 	return c, m, bucket
+}
+
+// with returns another harness with c's variables, and k set to v.
+func (c *harness) with(k, v string) *harness {
+	h := newCLI(c.t)
+	maps.Copy(h.vars, c.vars)
+	h.vars[k] = v
+	return h
 }
 
 type result struct {

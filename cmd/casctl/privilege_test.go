@@ -216,21 +216,13 @@ func TestDoctorCommand(t *testing.T) {
 	assert.Contains(t, text, "from env AWS_SECRET_ACCESS_KEY")
 	assert.NotContains(t, text, m.SecretKey)
 
-	missing := newCLI(t)
-	for k, v := range c.vars {
-		missing.vars[k] = v
-	}
-	missing.vars["CASCTL_STORE"] = "s3://" + testenv.RandomName("missing-")
+	missing := c.with("CASCTL_STORE", "s3://"+testenv.RandomName("missing-"))
 	r = missing.run(nil, "doctor")
 	assert.Equal(t, exitProblems, r.code)
 	assert.Contains(t, r.stdout, "[failed]")
 	assert.Contains(t, r.stdout, "casctl init")
 
-	wrong := newCLI(t)
-	for k, v := range c.vars {
-		wrong.vars[k] = v
-	}
-	wrong.vars["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-do-not-print"
+	wrong := c.with("AWS_SECRET_ACCESS_KEY", "wrong-secret-do-not-print")
 	r = wrong.run(nil, "doctor", "--json")
 	assert.Equal(t, exitProblems, r.code)
 	assert.NotContains(t, r.stdout+r.stderr, "wrong-secret-do-not-print")
@@ -239,11 +231,7 @@ func TestDoctorCommand(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, doctor.Failed, ck.Status)
 
-	bad := newCLI(t)
-	for k, v := range c.vars {
-		bad.vars[k] = v
-	}
-	bad.vars["CASCTL_SSE"] = "kms" // without a key id
+	bad := c.with("CASCTL_SSE", "kms") // without a key id
 	r = bad.run(nil, "doctor")
 	assert.Equal(t, exitProblems, r.code)
 	assert.Contains(t, r.stdout, "sse_kms_key_id")

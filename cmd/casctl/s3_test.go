@@ -43,30 +43,18 @@ func TestS3ClearErrors(t *testing.T) {
 	c, m, _ := s3CLI(t)
 	f := c.file("x", []byte("x"))
 
-	down := newCLI(t)
-	for k, v := range c.vars {
-		down.vars[k] = v
-	}
-	down.vars["AWS_ENDPOINT_URL_S3"] = "http://127.0.0.1:1"
+	down := c.with("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1")
 	r := down.run(nil, "put", f)
 	assert.Equal(t, exitUnavailable, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "127.0.0.1:1")
 
-	wrong := newCLI(t)
-	for k, v := range c.vars {
-		wrong.vars[k] = v
-	}
-	wrong.vars["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-do-not-print"
+	wrong := c.with("AWS_SECRET_ACCESS_KEY", "wrong-secret-do-not-print")
 	r = wrong.run(nil, "put", f)
 	assert.Equal(t, exitDenied, r.code, r.stderr)
 	assert.NotContains(t, r.stderr+r.stdout, "wrong-secret-do-not-print")
 	assert.NotContains(t, r.stderr+r.stdout, m.SecretKey)
 
-	missing := newCLI(t)
-	for k, v := range c.vars {
-		missing.vars[k] = v
-	}
-	missing.vars["CASCTL_STORE"] = "s3://casstore-no-such-bucket"
+	missing := c.with("CASCTL_STORE", "s3://casstore-no-such-bucket")
 	r = missing.run(nil, "put", f)
 	assert.Equal(t, exitUsage, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "casstore-no-such-bucket")
