@@ -32,7 +32,8 @@
 // counted (casstore_gateway_verification_failures_total). In redirect mode
 // (S3) the bytes come from the bucket, which checked the SHA-256 on upload.
 //
-// On a disk store, recently served blob files stay open (at most 512) and
-// their paths are looked at again after a second: every byte served is
-// still read from the file and hashed, only the open and close are saved.
+// On a disk store, recently served blob files stay open (at most 4096, and
+// no more than a quarter of the process's file limit) and their paths are
+// looked at again after a second: every byte served is still read from the
+// file and hashed, only the open and close are saved.
 package gateway
