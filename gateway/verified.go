@@ -75,25 +75,20 @@ func (c *verifiedCache) ensure(ctx context.Context, d cas.Digest, info cas.Info,
 			return nil
 		}
 		c.mu.Lock()
-		if call, ok := c.running[d]; ok && !waited {
+		if call, ok := c.running[d]; ok {
 			c.mu.Unlock()
 			select {
 			case <-call.done:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if call.err != nil {
+			// The first check we wait for answers for us when it fails;
+			// when it passed, it may have verified another size or time
+			// than info: check again, then our turn.
+			if call.err != nil && !waited {
 				return call.err
 			}
-			waited = true // verified, but perhaps not as info says: check, then our turn
-			continue
-		} else if ok {
-			c.mu.Unlock()
-			select {
-			case <-call.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			waited = true
 			continue
 		}
 		call := &verifyCall{done: make(chan struct{})}
