@@ -195,7 +195,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(rec, http.StatusBadRequest, "malformed digest: want 64 lowercase hex characters")
 			return
 		}
-		h.read(rec, r, target{digest: d, path: blobPath(d)})
+		h.read(rec, r, target{digest: d})
 	case strings.HasPrefix(p, "/txn/"):
 		rest := p[len("/txn/"):]
 		escTxn, escName, hasName := strings.Cut(rest, "/")
@@ -223,7 +223,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(rec, http.StatusBadRequest, "malformed transaction id or name in the path")
 			return
 		}
-		h.read(rec, r, target{txn: txn, name: name, byName: true, path: txnPath(txn, name)})
+		h.read(rec, r, target{txn: txn, name: name})
 	default:
 		httpError(rec, http.StatusNotFound, "not found")
 	}
@@ -297,7 +297,7 @@ func loggablePath(u *url.URL) string {
 			b.WriteByte('&')
 		}
 		k, _, _ := strings.Cut(kv, "=")
-		if uk, err := url.QueryUnescape(k); err == nil && uk == paramSig || err != nil {
+		if uk, err := url.QueryUnescape(k); err != nil || uk == paramSig {
 			b.WriteString(paramSig + "=REDACTED")
 			continue
 		}

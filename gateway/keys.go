@@ -80,12 +80,7 @@ func LoadKeys(path string) (*Keyring, error) {
 func (k *Keyring) Path() string { return k.path }
 
 // CurrentID returns the id of the key that signs (never the secret).
-func (k *Keyring) CurrentID() string {
-	k.refresh()
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return k.keys[0].ID
-}
+func (k *Keyring) CurrentID() string { return k.signing().ID }
 
 // Rotate makes a new current key; the previous ones keep verifying for
 // grace (0: not at all), and keys whose grace has ended are dropped. It
@@ -175,11 +170,11 @@ func (k *Keyring) load() error {
 		return fmt.Errorf("gateway keys: %s: %w", k.path, err)
 	}
 	if len(kf.Keys) == 0 {
-		return fmt.Errorf("gateway keys: %s holds no key", k.path)
+		return fmt.Errorf("gateway keys: %s holds no key: restore it, or remove it to start anew (links signed before stop working)", k.path)
 	}
 	for _, ky := range kf.Keys {
 		if len(ky.Secret) < 32 || ky.ID == "" {
-			return fmt.Errorf("gateway keys: %s: key %q is malformed", k.path, ky.ID)
+			return fmt.Errorf("gateway keys: %s: key %q is malformed: restore the file, or remove it to start anew (links signed before stop working)", k.path, ky.ID)
 		}
 	}
 	k.mu.Lock()

@@ -15,13 +15,21 @@ import (
 	"github.com/casstore/casstore/cas"
 )
 
-// target is what a read asks for: a digest, or a transaction's attachment
-// by name; path is the canonical path that signatures cover.
+// target is what a read asks for: a digest, or (txn not empty) a
+// transaction's attachment by name.
 type target struct {
 	digest    cas.Digest
 	txn, name string
-	byName    bool
-	path      string
+}
+
+func (t target) byName() bool { return t.txn != "" }
+
+// path is the canonical path that signatures cover.
+func (t target) path() string {
+	if t.byName() {
+		return txnPath(t.txn, t.name)
+	}
+	return blobPath(t.digest)
 }
 
 const (
@@ -35,13 +43,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 
 func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 	q := r.URL.Query()
-	if !h.opts.Public && (h.opts.Signer == nil || !h.opts.Signer.verify(r.Method, t.path, q)) {
+	if !h.opts.Public && (h.opts.Signer == nil || !h.opts.Signer.verify(r.Method, t.path(), q)) {
 		httpError(w, http.StatusForbidden, "forbidden: the link is invalid or has expired")
 		return
 	}
 	ctx := r.Context()
 	ctype, fname := q.Get(paramType), q.Get(paramName)
-	if t.byName {
+	if t.byName() {
 		if h.ix == nil {
 			httpError(w, http.StatusNotFound, "no index: attachments cannot be found by name")
 			return
@@ -89,7 +97,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, t target) {
 		hdr[k] = vals[i : i+1 : i+1]
 	}
 	setHdr(0, "Etag", etag)
-	if t.byName {
+	if t.byName() {
 		setHdr(1, "Cache-Control", revalidate)
 	} else {
 		setHdr(1, "Cache-Control", immutable)
@@ -348,13 +356,20 @@ func copyPipelined(w io.Writer, rc io.Reader, d cas.Digest, size int64) error {
 // incomplete body.
 func (h *Handler) cut(r *http.Request, d cas.Digest, err error) {
 	if errors.Is(err, cas.ErrCorrupt) {
-		h.verified.forget(d)
-		h.metrics.verifyFailures.Inc()
-		h.log.Error("blob failed verification; response cut", "digest", d.String(), "path", loggablePath(r.URL), "err", err)
+		h.corrupt(r, d, err, "response cut")
 	} else {
-		h.log.Error("read failed; response cut", "digest", d.String(), "err", err)
+		h.log.Error("read failed; response cut", "digest", d.String(), "path", loggablePath(r.URL), "err", err)
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// corrupt counts and logs a blob that failed verification; what says what
+// the client got instead.
+func (h *Handler) corrupt(r *http.Request, d cas.Digest, err error, what string) {
+	h.verified.forget(d)
+	h.metrics.verifyFailures.Inc()
+	h.log.Error("blob failed verification; "+what, "digest", d.String(), "path", loggablePath(r.URL), "err", err,
+		"hint", "restore the blob from a copy; casctl verify lists every damaged blob")
 }
 
 // serveRange answers 206 with bytes [off, off+length). A range is served
@@ -367,8 +382,7 @@ func (h *Handler) serveRange(w http.ResponseWriter, r *http.Request, d cas.Diges
 	size := info.Size
 	if err := h.verified.ensure(ctx, d, info, h.verifyWhole); err != nil {
 		if errors.Is(err, cas.ErrCorrupt) {
-			h.metrics.verifyFailures.Inc()
-			h.log.Error("blob failed verification; range refused", "digest", d.String(), "path", loggablePath(r.URL), "err", err)
+			h.corrupt(r, d, err, "range refused")
 			httpError(w, http.StatusInternalServerError, "the blob failed verification and is not served")
 			return
 		}
@@ -445,8 +459,8 @@ func (h *Handler) readError(w http.ResponseWriter, r *http.Request, err error) {
 		// cancellation falls through to an error status: an empty 200
 		// must never go out.)
 	default:
-		h.log.Error("read", "path", loggablePath(r.URL), "err", err)
-		httpError(w, http.StatusServiceUnavailable, "the store could not be read")
+		h.log.Error("read failed", "path", loggablePath(r.URL), "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the store could not be read; retry later")
 	}
 }
 

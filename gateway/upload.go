@@ -109,7 +109,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, att *cas.Attach
 	res, err := h.store.PutSource(ctx, src, cas.PutOptions{ContentType: ctype})
 	if err != nil {
 		h.log.Error("upload: store", "digest", src.Digest.String(), "err", err)
-		httpError(w, http.StatusServiceUnavailable, "the store refused the blob")
+		httpError(w, http.StatusServiceUnavailable, "the store refused the blob; retry later")
 		return
 	}
 	out := uploadResult{Digest: res.Digest, Size: res.Size, New: res.New}
