@@ -30,9 +30,10 @@ var ErrEmptyTxn = errors.New("transaction id is empty")
 // or holds a NUL byte (names may hold any bytes).
 var ErrInvalidLabel = errors.New("transaction id and content type must be UTF-8 without NUL")
 
-// checkLabels checks what the application labels an attachment with, before
-// anything is stored.
-func (a Attachment) checkLabels() error {
+// CheckLabels checks what the application labels an attachment with (its
+// transaction id and content type): ErrEmptyTxn or ErrInvalidLabel. Call
+// it before anything is stored.
+func (a Attachment) CheckLabels() error {
 	if a.Txn == "" {
 		return ErrEmptyTxn
 	}
@@ -46,7 +47,7 @@ func (a Attachment) checkLabels() error {
 
 // Validate checks what an index needs of an attachment before recording it.
 func (a Attachment) Validate() error {
-	if err := a.checkLabels(); err != nil {
+	if err := a.CheckLabels(); err != nil {
 		return err
 	}
 	if a.Digest.IsZero() {
@@ -83,7 +84,7 @@ func (s *Store) Attach(ctx context.Context, r io.Reader, a Attachment, opts PutO
 	if s.index == nil {
 		return Attachment{}, PutResult{}, errors.New("attach: no index configured")
 	}
-	if err := a.checkLabels(); err != nil {
+	if err := a.CheckLabels(); err != nil {
 		return Attachment{}, PutResult{}, fmt.Errorf("attach: %w", err)
 	}
 	if opts.ContentType == "" {

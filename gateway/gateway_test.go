@@ -648,6 +648,16 @@ func TestUploads(t *testing.T) {
 			t.Errorf("attachment upload %d: %s %s", i, status, body)
 		}
 	}
+	// A transaction id the index cannot record (a NUL byte): refused
+	// before anything is stored.
+	odd := randBytes(2000)
+	if r := do(t, http.MethodPost, g.srv.URL+"/txn/T%00x?name=a", map[string]string{"Authorization": "Bearer " + testToken}, bytes.NewReader(odd)); r.status != 400 {
+		t.Errorf("NUL in the transaction id: %d %s", r.status, r.body)
+	}
+	if _, err := g.store.Stat(context.Background(), cas.Sum(odd)); err == nil {
+		t.Error("blob stored for an attachment the index cannot record")
+	}
+
 	att, err := g.ix.Find(context.Background(), "T/9", name)
 	if err != nil || att.ContentType != "text/plain" {
 		t.Fatalf("find: %+v %v", att, err)

@@ -47,7 +47,14 @@ func (h *Handler) uploadAttachment(w http.ResponseWriter, r *http.Request, txn s
 			return
 		}
 	}
-	h.upload(w, r, &cas.Attachment{Txn: txn, Name: name, ContentType: r.Header.Get("Content-Type")})
+	att := &cas.Attachment{Txn: txn, Name: name, ContentType: r.Header.Get("Content-Type")}
+	// Refused before the body is read: nothing is stored for an attachment
+	// the index could not record.
+	if err := att.CheckLabels(); err != nil {
+		httpError(w, http.StatusBadRequest, "bad attachment: "+err.Error()+"; nothing stored")
+		return
+	}
+	h.upload(w, r, att)
 }
 
 // upload streams the body into the store: spooled to a temporary file while
@@ -117,10 +124,6 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, att *cas.Attach
 		att.Digest, att.Size = res.Digest, res.Size
 		rec, err := h.ix.Record(ctx, []cas.Attachment{*att})
 		if err != nil {
-			if errors.Is(err, cas.ErrEmptyTxn) {
-				httpError(w, http.StatusBadRequest, "bad attachment: "+err.Error())
-				return
-			}
 			h.log.Error("upload: index", "digest", res.Digest.String(), "err", err)
 			httpError(w, http.StatusServiceUnavailable, "the blob is stored but the index refused the attachment")
 			return

@@ -8,11 +8,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/casstore/casstore/cas"
 	"github.com/casstore/casstore/index"
@@ -285,10 +283,8 @@ func (r *runner) importFile(ctx context.Context, it Item, o *Outcome) (*index.Im
 	if it.Err != nil {
 		return nil, it.Err
 	}
-	if err := checkText("transaction id", it.Txn); err != nil {
-		return nil, err
-	}
-	if err := checkText("content type", it.ContentType); err != nil {
+	// What the index cannot record is refused before the file is read.
+	if err := (cas.Attachment{Txn: it.Txn, ContentType: it.ContentType}).CheckLabels(); err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(it.Path)
@@ -392,15 +388,6 @@ func (r *runner) importFile(ctx context.Context, it Item, o *Outcome) (*index.Im
 	}
 	return &index.ImportedFile{Path: it.Path, Size: before.Size(), ModTime: before.ModTime(),
 		Attachment: cas.Attachment{Txn: it.Txn, Name: it.Name, Digest: src.Digest, Size: src.Size, ContentType: ct}}, nil
-}
-
-// checkText refuses what the index cannot record in a text column, before
-// it could fail a whole batch.
-func checkText(what, s string) error {
-	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%s %q is not UTF-8 without NUL: %w", what, cas.SafeName(s), index.ErrInvalid)
-	}
-	return nil
 }
 
 // collect records finished files in batches.
