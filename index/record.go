@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/casstore/casstore/cas"
 )
@@ -318,30 +317,15 @@ func (ix *Index) recordAttachments(ctx context.Context, tx *sql.Tx, atts []cas.A
 
 // checkAttachment refuses what Record documents as refused.
 func checkAttachment(a cas.Attachment) error {
+	// Validate refuses an empty transaction id, labels that are not UTF-8
+	// without NUL, a zero digest and a negative size.
 	if err := a.Validate(); errors.Is(err, cas.ErrInvalidLabel) {
 		return fmt.Errorf("%w: %w", err, ErrInvalid) // as documented: ErrInvalid
 	} else if err != nil {
 		return err
 	}
-	if err := checkText("transaction id", a.Txn); err != nil {
-		return err
-	}
-	if err := checkText("content type", a.ContentType); err != nil {
-		return err
-	}
-	if a.Digest.IsZero() {
-		return fmt.Errorf("attachment %q: zero digest: %w", cas.SafeName(a.Name), cas.ErrInvalidDigest)
-	}
 	if (a.Digest == cas.EmptyDigest) != (a.Size == 0) {
 		return fmt.Errorf("attachment %q: digest %s with size %d: %w", cas.SafeName(a.Name), a.Digest.Short(), a.Size, cas.ErrCorrupt)
-	}
-	return nil
-}
-
-// checkText refuses strings a text column cannot hold on every engine.
-func checkText(what, s string) error {
-	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%s %q: not UTF-8 without NUL: %w", what, cas.SafeName(s), ErrInvalid)
 	}
 	return nil
 }
