@@ -130,15 +130,9 @@ func snapshotLevel(d *dialect) sql.IsolationLevel {
 	return sql.LevelRepeatableRead
 }
 
-// rowQuerier is what *sql.DB and *sql.Tx share for reading.
-type rowQuerier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // copyTables lists the tables to copy in creation order, so that a table
 // comes after those it refers to; schema_migrations is each side's own.
-func copyTables(ctx context.Context, d *dialect, q rowQuerier) ([]string, error) {
+func copyTables(ctx context.Context, d *dialect, q querier) ([]string, error) {
 	query := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid`
 	if d.name == "postgres" {
 		query = `SELECT c.relname FROM pg_catalog.pg_class c
@@ -163,7 +157,7 @@ func copyTables(ctx context.Context, d *dialect, q rowQuerier) ([]string, error)
 }
 
 // columns returns the columns of table in q, id first.
-func columns(ctx context.Context, q rowQuerier, table string) ([]string, error) {
+func columns(ctx context.Context, q querier, table string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT * FROM `+table+` WHERE 1 = 0`)
 	if err != nil {
 		return nil, err
@@ -258,12 +252,9 @@ func copyRows(ctx context.Context, stx *sql.Tx, src, dst *Index, table string, s
 		if len(batch) == 0 {
 			return nil
 		}
-		release, err := dst.writer(ctx)
-		defer release()
-		if err != nil {
-			return err
-		}
-		err = retry(ctx, dst.d, func() error { return insertRows(ctx, dst, table, list, len(cols), batch, perStmt) })
+		err := dst.write(ctx, func(tx *sql.Tx) error {
+			return insertRows(ctx, dst.d, tx, table, list, len(cols), batch, perStmt)
+		})
 		if err != nil {
 			return dst.d.classify(err)
 		}
@@ -292,13 +283,8 @@ func copyRows(ctx context.Context, stx *sql.Tx, src, dst *Index, table string, s
 	return copied, flush()
 }
 
-// insertRows writes rows in one transaction of dst.
-func insertRows(ctx context.Context, dst *Index, table, list string, ncols int, rows [][]any, perStmt int) error {
-	tx, err := dst.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+// insertRows writes rows in tx, perStmt rows a statement.
+func insertRows(ctx context.Context, d *dialect, tx *sql.Tx, table, list string, ncols int, rows [][]any, perStmt int) error {
 	for rest := rows; len(rest) > 0; {
 		chunk := rest[:min(len(rest), perStmt)]
 		rest = rest[len(chunk):]
@@ -308,11 +294,11 @@ func insertRows(ctx context.Context, dst *Index, table, list string, ncols int, 
 				args = append(args, *(v.(*any)))
 			}
 		}
-		if _, err := tx.ExecContext(ctx, dst.d.rebind(`INSERT INTO `+table+` (`+list+`) VALUES `+rowsOf(len(chunk), ncols)), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO `+table+` (`+list+`) VALUES `+rowsOf(len(chunk), ncols)), args...); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // checkSequences makes sure the copy can end: on PostgreSQL, moving the id
@@ -352,7 +338,7 @@ func syncSequences(ctx context.Context, dst *Index, tables []string) error {
 // tableSum counts table's rows and hashes them in id order, each value
 // tagged and length-prefixed so that no two row sequences hash alike. Text
 // and bytes hash alike (one engine's TEXT may be the other's BLOB).
-func tableSum(ctx context.Context, d *dialect, q rowQuerier, table string) (int64, string, error) {
+func tableSum(ctx context.Context, d *dialect, q querier, table string) (int64, string, error) {
 	cols, err := columns(ctx, q, table)
 	if err != nil {
 		return 0, "", err
