@@ -38,9 +38,6 @@ type dialect struct {
 	tableExists func(ctx context.Context, q querier, table string) (bool, error)
 	// hasTables reports whether the database holds any table at all.
 	hasTables func(ctx context.Context, q querier) (bool, error)
-	// lock serialises schema migration across processes for the life of
-	// conn; SQLite relies on BEGIN IMMEDIATE instead.
-	lock func(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
 	// txLock, if set, is taken first in each transaction that migrates
 	// or appends to the store history after reading it, and held until
 	// the transaction ends (PostgreSQL: pg_advisory_xact_lock). SQLite's
@@ -130,23 +127,26 @@ func parseTarget(loc string, readOnly bool) (target, error) {
 	case "sqlite", "file":
 		u, err := url.Parse(loc)
 		if err != nil {
-			return target{}, fmt.Errorf("%q: %w", loc, err)
+			if ue, ok := errors.AsType[*url.Error](err); ok {
+				err = ue.Err // without the URL, which may hold a password
+			}
+			return target{}, fmt.Errorf("%q: %w", redact(loc), err)
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
-			return target{}, fmt.Errorf("%q: the index URL takes no query or fragment", loc)
+			return target{}, fmt.Errorf("%q: the index URL takes no query or fragment", redact(loc))
 		}
 		if u.Host != "" && u.Host != "localhost" {
-			return target{}, fmt.Errorf("%q: a SQLite index must be a local file (sqlite:///abs/path)", loc)
+			return target{}, fmt.Errorf("%q: a SQLite index must be a local file (sqlite:///abs/path)", redact(loc))
 		}
 		p = u.Path
 		if u.Opaque != "" {
 			p, err = url.PathUnescape(u.Opaque)
 			if err != nil {
-				return target{}, fmt.Errorf("%q: %w", loc, err)
+				return target{}, fmt.Errorf("%q: %w", redact(loc), err)
 			}
 		}
 		if p == "" {
-			return target{}, fmt.Errorf("%q: no file path", loc)
+			return target{}, fmt.Errorf("%q: no file path", redact(loc))
 		}
 	}
 	abs, err := filepath.Abs(p)
@@ -176,7 +176,11 @@ func looksLikeKeywords(loc string) bool {
 func redact(loc string) string {
 	u, err := url.Parse(loc)
 	if err != nil {
-		if strings.Contains(loc, "password") {
+		// pgx accepts some URLs url.Parse refuses (postgres://u:pw@h[/db).
+		if i, j, ok := rawPassword(loc); ok {
+			loc = loc[:i] + "xxxxx" + loc[j:]
+		}
+		if strings.Contains(strings.ToLower(loc), "password") {
 			return "(an unparsable location that mentions a password)"
 		}
 		return loc
@@ -196,6 +200,26 @@ func redact(loc string) string {
 		return u.Redacted()
 	}
 	return loc
+}
+
+// rawPassword finds the password in the user-info of a URL-shaped loc
+// without parsing it, for locations url.Parse refuses: loc[i:j], between
+// the first ':' and the last '@' of the part after "://".
+func rawPassword(loc string) (i, j int, ok bool) {
+	_, rest, found := strings.Cut(loc, "://")
+	if !found {
+		return 0, 0, false
+	}
+	start := len(loc) - len(rest)
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	at := strings.LastIndexByte(rest, '@')
+	colon := strings.IndexByte(rest, ':')
+	if at < 0 || colon < 0 || colon+1 >= at {
+		return 0, 0, false
+	}
+	return start + colon + 1, start + at, true
 }
 
 // sqliteDSN builds the go-sqlite3 DSN for the file at abs: a long busy
@@ -235,7 +259,6 @@ var sqliteDialect = &dialect{
 		err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&n)
 		return n > 0, err
 	},
-	lock: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },
 	check: func(ctx context.Context, db *sql.DB, readOnly bool) error {
 		mode, err := sqliteWAL(ctx, db, readOnly)
 		if err != nil {

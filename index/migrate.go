@@ -106,38 +106,28 @@ func checkVersion(cur int, ms []migration) error {
 
 // migrate applies the pending migrations in order, each in its own
 // transaction together with its schema_migrations row. Processes that open
-// one index at once apply each migration once: the engine's lock (or, on
+// one index at once apply each migration once: the dialect's txLock (or, on
 // SQLite, the write lock BEGIN IMMEDIATE takes) serialises them and the
-// version is read again under it.
+// applied versions are read again under it (applyMigration).
 func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	unlock, err := d.lock(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("migration lock: %w", err)
-	}
-	defer unlock()
-	cur, err := schemaVersion(ctx, d, conn)
+	done, err := appliedVersions(ctx, d, db)
 	if err != nil {
 		return fmt.Errorf("schema version: %w", err)
+	}
+	cur := 0
+	for v := range done {
+		cur = max(cur, v)
 	}
 	if err := checkVersion(cur, ms); err != nil {
 		return err
 	}
 	// Every known migration not yet applied is applied, in order, a gap
 	// below the newest included (one added on a branch that landed late).
-	done, err := appliedVersions(ctx, d, conn)
-	if err != nil {
-		return fmt.Errorf("schema version: %w", err)
-	}
 	for _, m := range ms {
 		if done[m.version] {
 			continue
 		}
-		if err := applyMigration(ctx, d, conn, m); errors.Is(err, ErrNotIndex) {
+		if err := applyMigration(ctx, d, db, m); errors.Is(err, ErrNotIndex) {
 			return err
 		} else if err != nil {
 			return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
@@ -150,8 +140,8 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, ms []migration) error 
 // an index inside another application's database: a database with tables
 // but no migration applied. Both questions are asked under the write lock,
 // so a process that created the index meanwhile is seen as such.
-func applyMigration(ctx context.Context, d *dialect, conn *sql.Conn, m migration) error {
-	tx, err := conn.BeginTx(ctx, nil)
+func applyMigration(ctx context.Context, d *dialect, db *sql.DB, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return d.classify(err)
 	}

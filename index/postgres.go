@@ -89,12 +89,17 @@ func pgServer(cfg *pgx.ConnConfig) string {
 
 // scrub removes the password of loc from msg.
 func scrub(msg, loc string) string {
+	var pw string
 	if u, err := url.Parse(loc); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-			if esc := url.QueryEscape(pw); esc != pw {
-				msg = strings.ReplaceAll(msg, esc, "xxxxx")
-			}
+		pw, _ = u.User.Password()
+	} else if i, j, ok := rawPassword(loc); err != nil && ok {
+		msg = strings.ReplaceAll(msg, loc[i:j], "xxxxx") // as written
+		pw, _ = url.PathUnescape(loc[i:j])
+	}
+	if pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		if esc := url.QueryEscape(pw); esc != pw {
+			msg = strings.ReplaceAll(msg, esc, "xxxxx")
 		}
 	}
 	if pw := os.Getenv("PGPASSWORD"); pw != "" {
@@ -131,7 +136,6 @@ func postgresDialect(server string) *dialect {
 		},
 		// Each migration takes pg_advisory_xact_lock in its own
 		// transaction (txLock): nothing is held between them.
-		lock: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },
 		txLock: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey)
 			return err

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedactHidesEveryPasswordForm(t *testing.T) {
@@ -14,6 +15,8 @@ func TestRedactHidesEveryPasswordForm(t *testing.T) {
 		"postgres://app@db.example/casstore?password=hunter2secret",
 		"postgresql://db.example/casstore?sslmode=require&sslpassword=hunter2secret",
 		"postgres://app@db.example/casstore?PASSWORD=hunter2secret",
+		"postgres://app:hunter2secret@db[/casstore", // url.Parse refuses it, pgx does not
+		"sqlite://app:hunter2secret@[x/index.db",
 	} {
 		if got := redact(loc); strings.Contains(got, "hunter2secret") {
 			t.Errorf("redact(%q) = %q", loc, got)
@@ -21,6 +24,26 @@ func TestRedactHidesEveryPasswordForm(t *testing.T) {
 	}
 	if got := redact("/var/lib/casstore/index.db"); got != "/var/lib/casstore/index.db" {
 		t.Errorf("a path is left as it is, got %q", got)
+	}
+}
+
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, loc := range []string{
+		"postgres://app:hunter2secret@db[/casstore",
+		"postgres://app:hunter2secret@db:99999/casstore",
+		"sqlite://app:hunter2secret@host/index.db",
+		"sqlite://app:hunter2secret@[x/index.db",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ix, err := Open(ctx, loc, "")
+		cancel()
+		if err == nil {
+			ix.Close()
+			t.Errorf("Open(%q) opened", loc)
+		} else if strings.Contains(err.Error(), "hunter2secret") {
+			t.Errorf("Open(%q) = %v", loc, err)
+		}
 	}
 }
 
