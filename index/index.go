@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/casstore/casstore/cas"
@@ -22,8 +23,10 @@ type Index struct {
 	where    string // Path()
 	readOnly bool
 	wsem     chan struct{} // one writer at a time when d.serialWrites
-	store    string        // the store the index was opened for; "" when unchecked
-	st       statements
+	// store is the store the index was opened for, "" when unchecked;
+	// SwitchStore moves it while other goroutines record (stillBound).
+	store atomic.Pointer[string]
+	st    statements
 }
 
 var _ cas.Index = (*Index)(nil)
@@ -254,8 +257,17 @@ func (ix *Index) bindStore(ctx context.Context, store string) error {
 	if cur != "" && cur != store {
 		return fmt.Errorf("the index belongs to store %s, not to %s: %w", cur, store, cas.ErrStoreMismatch)
 	}
-	ix.store = store
+	ix.store.Store(&store)
 	return nil
+}
+
+// boundStore returns the store the index was opened for (or switched to by
+// this handle), "" when unchecked.
+func (ix *Index) boundStore() string {
+	if p := ix.store.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // stillBound checks, inside a write transaction, that the index still
@@ -265,7 +277,8 @@ func (ix *Index) bindStore(ctx context.Context, store string) error {
 // the dialect's shared lock first, so that a switch cannot commit between
 // this check and the transaction's commit.
 func (ix *Index) stillBound(ctx context.Context, tx *sql.Tx) error {
-	if ix.store == "" {
+	store := ix.boundStore()
+	if store == "" {
 		return nil
 	}
 	if err := ix.d.lockTxShared(ctx, tx); err != nil {
@@ -275,8 +288,8 @@ func (ix *Index) stillBound(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	if cur != ix.store {
-		return fmt.Errorf("the index was switched to store %s after it was opened for %s; open it again: %w", cur, ix.store, cas.ErrStoreMismatch)
+	if cur != store {
+		return fmt.Errorf("the index was switched to store %s after it was opened for %s; open it again: %w", cur, store, cas.ErrStoreMismatch)
 	}
 	return nil
 }
@@ -291,14 +304,21 @@ func (ix *Index) recordFirstStore(ctx context.Context, store string) (cur string
 		if cur, err = currentStore(ctx, tx); err != nil || cur != "" {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, ix.d.rebind(`INSERT INTO stores (location, created_ns) VALUES (?, ?)`),
-			store, time.Now().UnixNano()); err != nil {
+		if err := ix.appendStore(ctx, tx, store); err != nil {
 			return err
 		}
 		cur = store
 		return nil
 	})
 	return cur, err
+}
+
+// appendStore appends loc to the store history in tx, which holds the
+// dialect's txLock and has read the current store under it.
+func (ix *Index) appendStore(ctx context.Context, tx *sql.Tx, loc string) error {
+	_, err := tx.ExecContext(ctx, ix.d.rebind(`INSERT INTO stores (location, created_ns) VALUES (?, ?)`),
+		loc, time.Now().UnixNano())
+	return err
 }
 
 // write runs fn in one write transaction, committed when fn returns nil:

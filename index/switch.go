@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/casstore/casstore/cas"
 )
@@ -26,8 +25,8 @@ func (ix *Index) SwitchStore(ctx context.Context, from, to string, checked int64
 	if err := ix.switchStore(ctx, from, to, checked); err != nil {
 		return fmt.Errorf("index: switch store from %s to %s: %w", from, to, ix.d.classify(err))
 	}
-	if ix.store == from {
-		ix.store = to // this handle follows its own switch
+	if p := ix.store.Load(); p != nil && *p == from {
+		ix.store.CompareAndSwap(p, &to) // this handle follows its own switch
 	}
 	return nil
 }
@@ -54,9 +53,5 @@ func (ix *Index) switchStoreTx(ctx context.Context, tx *sql.Tx, from, to string,
 	if n != checked {
 		return fmt.Errorf("the index holds %d blobs, %d were checked: blobs were recorded meanwhile; check again: %w", n, checked, cas.ErrConflict)
 	}
-	if _, err := tx.ExecContext(ctx, ix.d.rebind(`INSERT INTO stores (location, created_ns) VALUES (?, ?)`),
-		to, time.Now().UnixNano()); err != nil {
-		return err
-	}
-	return nil
+	return ix.appendStore(ctx, tx, to)
 }
