@@ -46,8 +46,16 @@ var _ cas.Linker = (*Signer)(nil)
 // LinkOptions.Public give plain links.
 func NewSigner(baseURL string, keys *Keyring, public bool) (*Signer, error) {
 	u, err := url.Parse(baseURL)
+	if err == nil && u.User != nil {
+		// Every link would carry them.
+		return nil, fmt.Errorf("gateway url %q: credentials in the URL are not allowed: give http(s)://host[:port][/prefix]", u.Redacted())
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("gateway url %q: want http(s)://host[:port][/prefix]", baseURL)
+		shown := strconv.Quote(baseURL)
+		if strings.Contains(baseURL, "@") {
+			shown = "(a URL with user information)"
+		}
+		return nil, fmt.Errorf("gateway url %s: want http(s)://host[:port][/prefix]", shown)
 	}
 	return &Signer{base: strings.TrimSuffix(u.String(), "/"), keys: keys, public: public, now: time.Now}, nil
 }
