@@ -648,6 +648,11 @@ func (v *verifier) absent(res *VerifyResult, err error) bool {
 		res.Detail = "hidden by a delete marker, still retained"
 	case errors.Is(err, ErrNotFound):
 		res.Outcome = OutcomeMissing
+	case errors.Is(err, ErrCorrupt):
+		// The backend refused to take what is there for the blob (a
+		// symbolic link in a disk store).
+		res.Outcome = OutcomeCorrupt
+		res.Detail = err.Error()
 	default:
 		res.err = err
 	}

@@ -120,3 +120,30 @@ func TestVerifyLeftoversAndStrays(t *testing.T) {
 		t.Fatal("verify by the index without one")
 	}
 }
+
+// A symbolic link planted where a disk blob's file should be is reported
+// corrupt, by quick and by deep verify, not as an error of the run.
+func TestVerifySymlinkIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	s, b, ix, ds := newVerifyStore(t, 3)
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(elsewhere, []byte("blob 0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := b.Path(ds[0])
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, quick := range []bool{false, true} {
+		rep, err := s.Verify(ctx, ix, cas.VerifyOptions{Quick: quick})
+		if err != nil {
+			t.Fatalf("quick %v: %v", quick, err)
+		}
+		if rep.Corrupt != 1 || rep.OK != 2 {
+			t.Errorf("quick %v: %d corrupt, %d ok; want 1 and 2", quick, rep.Corrupt, rep.OK)
+		}
+	}
+}

@@ -189,6 +189,9 @@ func (b *Backend) Open(ctx context.Context, d cas.Digest, offset, length int64) 
 	}
 	// A blob is a file, never a link to one: a planted symlink is refused.
 	f, err := os.OpenFile(b.Path(d), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, cas.Info{}, errSymlink("open", d)
+	}
 	if err != nil {
 		return nil, cas.Info{}, fmt.Errorf("disk: open %s: %w", d.Short(), mapErr(err))
 	}
@@ -215,11 +218,20 @@ func (b *Backend) Stat(ctx context.Context, d cas.Digest) (cas.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return cas.Info{}, err
 	}
-	fi, err := os.Stat(b.Path(d))
+	fi, err := os.Lstat(b.Path(d))
 	if err != nil {
 		return cas.Info{}, fmt.Errorf("disk: stat %s: %w", d.Short(), mapErr(err))
 	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return cas.Info{}, errSymlink("stat", d) // as Open sees it
+	}
 	return cas.Info{Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// errSymlink reports a symbolic link where blob d's file should be: its
+// target is not a blob this store wrote, so it is never read as one.
+func errSymlink(op string, d cas.Digest) error {
+	return fmt.Errorf("disk: %s %s: a symbolic link, not a blob file (remove it and put the blob again): %w", op, d.Short(), cas.ErrCorrupt)
 }
 
 // Walk implements cas.Backend. Directories are not reported; every file

@@ -123,4 +123,8 @@ func TestSymlinkIsNotABlob(t *testing.T) {
 	require.NoError(t, os.Symlink(secret, b.Path(d)))
 	_, _, err := b.Open(ctx, d, 0, -1)
 	assert.Error(t, err)
+	assert.ErrorIs(t, err, cas.ErrCorrupt)
+	// Stat agrees with Open, so a quick verify does not pass it.
+	_, err = b.Stat(ctx, d)
+	assert.ErrorIs(t, err, cas.ErrCorrupt)
 }
