@@ -270,7 +270,7 @@ var sqliteDialect = &dialect{
 				// another process (WAL comes first, then the tables).
 				var n int
 				if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err == nil && n == 0 {
-					return fmt.Errorf("no casstore index in this file yet: %w", fs.ErrNotExist)
+					return fmt.Errorf("no casstore index in this file yet (another process may be creating it; otherwise put or import something first): %w", fs.ErrNotExist)
 				}
 				return fmt.Errorf("journal mode is %q, not WAL: open it once read-write to convert it", mode)
 			}

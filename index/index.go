@@ -123,7 +123,7 @@ func (ix *Index) init(ctx context.Context, store string, ms []migration) error {
 			// An empty database is to a server engine what a missing
 			// file is to SQLite: no index yet.
 			if other, err := d.hasTables(ctx, ix.db); err == nil && !other {
-				return fmt.Errorf("no casstore index in this database: %w", fs.ErrNotExist)
+				return fmt.Errorf("no casstore index in this database yet (put or import something first, with a role that may create tables): %w", fs.ErrNotExist)
 			}
 			// Tables but no migration: another application's database,
 			// unless a process created the index between the two reads
